@@ -1,0 +1,72 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// The engine is unusably slow without optimization, and `swift test` builds in debug: these targets are
+/// always optimized so the test suite stays within minutes (allowed here because Agora is a root package).
+let engineSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-O"])]
+let kernelCSettings: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-fast-math"])]
+
+let package = Package(
+    name: "Agora",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "agora", targets: ["agora"]),
+        .library(name: "AgoraCore", targets: ["AgoraCore"]),
+        .library(name: "AgoraLedger", targets: ["AgoraLedger"]),
+        .library(name: "AgoraInference", targets: ["AgoraInference"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        .target(
+            name: "AgoraCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "AgoraLedger",
+            dependencies: [
+                "AgoraCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "CAgoraKernels",
+            cSettings: kernelCSettings
+        ),
+        .target(
+            name: "AgoraInference",
+            dependencies: ["AgoraCore", "CAgoraKernels"],
+            swiftSettings: engineSwiftSettings
+        ),
+        .executableTarget(
+            name: "agora",
+            dependencies: [
+                "AgoraCore",
+                "AgoraLedger",
+                "AgoraInference",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "AgoraCoreTests",
+            dependencies: ["AgoraCore", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "AgoraLedgerTests",
+            dependencies: [
+                "AgoraCore", "AgoraLedger", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "AgoraInferenceTests",
+            dependencies: ["AgoraCore", "AgoraInference"],
+            swiftSettings: engineSwiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,236 @@
+import AgoraCore
+import Foundation
+import GRDB
+
+/// What happened to the transactions offered for a block.
+public struct BlockOutcome: Sendable {
+    /// The committed block; nil when nothing was accepted and no empty block was asked for.
+    public var block: SignedBlockHeader?
+    public var accepted: [Hash256]
+    public var rejected: [(id: Hash256, error: TransactionError)]
+}
+
+/// An embedded ledger in a data directory: the sequencer's view of the chain.
+///
+/// Opening it resumes from the last committed block. `produceBlock` is the only writer and is serialized;
+/// queries read concurrently from SQLite's WAL snapshot.
+public final class Ledger: @unchecked Sendable {
+    public static let databaseFileName = "ledger.sqlite"
+    public static let sequencerKeyFileName = "sequencer.key"
+    public static let genesisFileName = "genesis.json"
+
+    public let directory: URL
+    public let genesis: Genesis
+    public var parameters: ChainParameters { genesis.parameters }
+    public var chainID: String { genesis.chainID }
+
+    let store: LedgerStore
+    private let sequencerKey: SigningKey
+    private let executor: TransactionExecutor
+    private let lock = NSLock()
+    private var headHeader: SignedBlockHeader
+    private var accumulator: StateAccumulator
+
+    /// Creates a new chain in `directory` (which must not already hold one) and commits block 0.
+    public static func create(at directory: URL, genesis: Genesis, sequencerKey: SigningKey) throws(LedgerError) -> Ledger {
+        try genesis.parameters.validate()
+        guard genesis.sequencer == sequencerKey.publicKey else {
+            throw .invalidGenesis("the genesis names a different sequencer than the key given")
+        }
+        let supply = try genesis.supply()
+        let databasePath = directory.appendingPathComponent(databaseFileName).path
+        guard !FileManager.default.fileExists(atPath: databasePath) else { throw .alreadyInitialized(directory.path) }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch { throw .storage("cannot create \(directory.path): \(error)") }
+        try KeyFileStore.write(sequencerKey, to: directory.appendingPathComponent(sequencerKeyFileName))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            try encoder.encode(genesis).write(to: directory.appendingPathComponent(genesisFileName))
+        } catch { throw .storage("cannot write genesis.json: \(error)") }
+
+        let store = try LedgerStore(path: databasePath)
+        let changes = GenesisState.changes(for: genesis, supply: supply)
+        var accumulator = StateAccumulator()
+        accumulator.apply(changes)
+        let header = GenesisState.header(for: genesis, stateRoot: accumulator.root)
+        let block = SignedBlockHeader(header: header, signedBy: sequencerKey)
+        do {
+            try store.pool.write { db in
+                try SQLiteStateBackend(db: db).write(changes)
+                try LedgerStore.insertBlock(db, block, [])
+                try LedgerStore.setMeta(db, "genesis", genesis.canonicalBytes)
+                try LedgerStore.setMeta(db, "accumulator", accumulator.bytes)
+            }
+        } catch { throw .storage("cannot commit genesis: \(error)") }
+        return try Ledger(directory: directory, store: store, sequencerKey: sequencerKey)
+    }
+
+    /// Opens the chain in `directory`, resuming after its last committed block.
+    public static func open(at directory: URL) throws(LedgerError) -> Ledger {
+        let databasePath = directory.appendingPathComponent(databaseFileName).path
+        guard FileManager.default.fileExists(atPath: databasePath) else { throw .notInitialized(directory.path) }
+        let key = try KeyFileStore.load(directory.appendingPathComponent(sequencerKeyFileName))
+        return try Ledger(directory: directory, store: try LedgerStore(path: databasePath), sequencerKey: key)
+    }
+
+    private init(directory: URL, store: LedgerStore, sequencerKey: SigningKey) throws(LedgerError) {
+        self.directory = directory
+        self.store = store
+        self.sequencerKey = sequencerKey
+        do {
+            let loaded = try store.pool.read { db -> (Genesis, SignedBlockHeader, StateAccumulator)? in
+                guard let genesisBytes = try LedgerStore.meta(db, "genesis"),
+                    let accumulatorBytes = try LedgerStore.meta(db, "accumulator"),
+                    let accumulator = StateAccumulator(bytes: accumulatorBytes),
+                    let height = try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM blocks"),
+                    let head = try LedgerStore.block(db, height: UInt64(height))
+                else { return nil }
+                return (try Genesis(canonicalBytes: genesisBytes), head, accumulator)
+            }
+            guard let (genesis, head, accumulator) = loaded else {
+                throw LedgerError.corruptState("the database has no genesis or no blocks")
+            }
+            guard head.header.stateRoot == accumulator.root else {
+                throw LedgerError.corruptState("the stored state does not match the last block's state root")
+            }
+            guard genesis.sequencer == sequencerKey.publicKey else {
+                throw LedgerError.keyFile("sequencer.key is not the chain's sequencer key")
+            }
+            self.genesis = genesis
+            self.headHeader = head
+            self.accumulator = accumulator
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+        executor = TransactionExecutor(parameters: genesis.parameters)
+    }
+
+    /// The last committed block.
+    public var head: SignedBlockHeader {
+        lock.lock()
+        defer { lock.unlock() }
+        return headHeader
+    }
+
+    /// Applies `transactions` in order and commits the accepted ones as the next block. Refused transactions
+    /// are reported and left out; they change nothing. Signatures are checked on all cores first.
+    public func produceBlock(
+        _ transactions: [Transaction], timestamp: UInt64? = nil, allowEmpty: Bool = false
+    ) throws(LedgerError) -> BlockOutcome {
+        let signatureValid = SignatureBatch.verify(transactions)
+        lock.lock()
+        defer { lock.unlock() }
+        let previous = headHeader.header
+        let context = BlockContext(
+            height: previous.height + 1, timestamp: Swift.max(timestamp ?? Self.nowMilliseconds(), previous.timestamp))
+        var accepted: [Transaction] = []
+        var rejected: [(id: Hash256, error: TransactionError)] = []
+        var newHead: SignedBlockHeader?
+        var newAccumulator = accumulator
+        do {
+            try store.pool.write { db in
+                let backend = SQLiteStateBackend(db: db)
+                let state = WorkingState(backend: backend)
+                try self.executor.releaseMatured(in: context, on: state)
+                for (index, transaction) in transactions.enumerated() {
+                    guard signatureValid[index] else {
+                        rejected.append((transaction.id, .invalidSignature))
+                        continue
+                    }
+                    do throws(TransactionError) {
+                        try self.executor.apply(transaction, in: context, to: state, signatureVerified: true)
+                        accepted.append(transaction)
+                    } catch {
+                        if case .storage = error { throw error }
+                        rejected.append((transaction.id, error))
+                    }
+                }
+                guard !accepted.isEmpty || allowEmpty else { return }
+                let changes = state.changes
+                try MoneyAudit.checkBalanced(changes)
+                newAccumulator.apply(changes)
+                let header = BlockHeader(
+                    chainID: self.chainID, height: context.height, previousHash: previous.hash,
+                    transactionsRoot: BlockHeader.transactionsRoot(accepted.map(\.id)), stateRoot: newAccumulator.root,
+                    timestamp: context.timestamp, transactionCount: UInt32(accepted.count),
+                    sequencer: self.sequencerKey.publicKey)
+                let block = SignedBlockHeader(header: header, signedBy: self.sequencerKey)
+                try backend.write(changes)
+                try LedgerStore.insertBlock(db, block, accepted)
+                try LedgerStore.setMeta(db, "accumulator", newAccumulator.bytes)
+                newHead = block
+            }
+        } catch let error as LedgerError {
+            throw error
+        } catch let error as TransactionError {
+            throw .storage(error.description)
+        } catch {
+            throw .storage("\(error)")
+        }
+        if let newHead {
+            headHeader = newHead
+            accumulator = newAccumulator
+        }
+        return BlockOutcome(block: newHead, accepted: accepted.map(\.id), rejected: rejected)
+    }
+
+    static func nowMilliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+}
+
+/// The state and block 0 that a genesis document defines.
+enum GenesisState {
+    static func changes(for genesis: Genesis, supply: Amount) -> [StateChange] {
+        var changes = [StateChange(key: StateKey.totals.bytes, oldValue: nil, newValue: LedgerTotals(supply: supply).canonicalBytes)]
+        for allocation in genesis.allocations {
+            var account = AccountState()
+            account.balance = allocation.amount
+            changes.append(
+                StateChange(key: StateKey.account(allocation.account).bytes, oldValue: nil, newValue: account.canonicalBytes))
+        }
+        return changes
+    }
+
+    static func header(for genesis: Genesis, stateRoot: Hash256) -> BlockHeader {
+        BlockHeader(
+            chainID: genesis.chainID, height: 0, previousHash: .zero, transactionsRoot: genesis.hash,
+            stateRoot: stateRoot, timestamp: genesis.timestamp, transactionCount: 0, sequencer: genesis.sequencer)
+    }
+}
+
+/// Verifies many transaction signatures on all cores: the ceiling of the ledger's throughput is the
+/// Ed25519 verification rate, so it is spread over every core before the (sequential) state transition.
+public enum SignatureBatch {
+    public static func verify(_ transactions: [Transaction]) -> [Bool] {
+        let count = transactions.count
+        guard count >= 16 else { return transactions.map(\.hasValidSignature) }
+        let results = ResultSlots(count: count)
+        let workers = Swift.min(ProcessInfo.processInfo.activeProcessorCount, 16)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var index = worker
+            while index < count {
+                results.set(index, transactions[index].hasValidSignature)
+                index += workers
+            }
+        }
+        return results.values
+    }
+}
+
+/// One slot per index, each written by exactly one worker.
+private final class ResultSlots: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<Bool>
+
+    init(count: Int) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: false)
+    }
+
+    deinit { storage.deallocate() }
+
+    func set(_ index: Int, _ value: Bool) { storage[index] = value }
+    var values: [Bool] { Array(storage) }
+}

@@ -1,0 +1,111 @@
+import AgoraCore
+
+/// What a transaction does. Each case's tag byte is part of the canonical encoding and never changes.
+public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
+    /// Balance → another account's balance.
+    case transfer(to: PublicKey, amount: Amount)
+    /// Balance → payment deposit (what vouchers draw on).
+    case deposit(amount: Amount)
+    /// Starts moving deposit → balance after the withdrawal delay.
+    case withdraw(amount: Amount)
+    /// Balance → stake.
+    case stake(amount: Amount)
+    /// Starts moving stake → balance after the unbonding delay (still slashable until then).
+    case unstake(amount: Amount)
+    case registerNode(NodeRegistration)
+    case registerModel(ModelRegistration)
+    /// Moves some of the sender's share of a model's royalties to another holder.
+    case transferModelShares(model: Hash256, to: PublicKey, basisPoints: UInt16)
+    case registerDataset(DatasetRegistration)
+    /// Pays a job: the payer's voucher and the node's receipt, settled atomically.
+    case settleJob(voucher: Voucher, receipt: JobReceipt)
+    /// Disputes a settled job's output, locking the challenge bond.
+    case fileChallenge(jobID: Hash256, claimedOutputHash: Hash256, evidence: Hash256)
+    /// The referee's verdict after re-executing the job.
+    case resolveChallenge(jobID: Hash256, nodeAtFault: Bool)
+
+    public var kind: String {
+        switch self {
+        case .transfer: return "transfer"
+        case .deposit: return "deposit"
+        case .withdraw: return "withdraw"
+        case .stake: return "stake"
+        case .unstake: return "unstake"
+        case .registerNode: return "register-node"
+        case .registerModel: return "register-model"
+        case .transferModelShares: return "transfer-model-shares"
+        case .registerDataset: return "register-dataset"
+        case .settleJob: return "settle-job"
+        case .fileChallenge: return "file-challenge"
+        case .resolveChallenge: return "resolve-challenge"
+        }
+    }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        switch self {
+        case .transfer(let to, let amount):
+            writer.write(UInt8(1))
+            writer.write(to)
+            writer.write(amount)
+        case .deposit(let amount):
+            writer.write(UInt8(2))
+            writer.write(amount)
+        case .withdraw(let amount):
+            writer.write(UInt8(3))
+            writer.write(amount)
+        case .stake(let amount):
+            writer.write(UInt8(4))
+            writer.write(amount)
+        case .unstake(let amount):
+            writer.write(UInt8(5))
+            writer.write(amount)
+        case .registerNode(let registration):
+            writer.write(UInt8(6))
+            writer.write(registration)
+        case .registerModel(let registration):
+            writer.write(UInt8(7))
+            writer.write(registration)
+        case .transferModelShares(let model, let to, let basisPoints):
+            writer.write(UInt8(8))
+            writer.write(model)
+            writer.write(to)
+            writer.write(basisPoints)
+        case .registerDataset(let registration):
+            writer.write(UInt8(9))
+            writer.write(registration)
+        case .settleJob(let voucher, let receipt):
+            writer.write(UInt8(10))
+            writer.write(voucher)
+            writer.write(receipt)
+        case .fileChallenge(let jobID, let claimedOutputHash, let evidence):
+            writer.write(UInt8(11))
+            writer.write(jobID)
+            writer.write(claimedOutputHash)
+            writer.write(evidence)
+        case .resolveChallenge(let jobID, let nodeAtFault):
+            writer.write(UInt8(12))
+            writer.write(jobID)
+            writer.write(nodeAtFault)
+        }
+    }
+
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        switch try reader.readUInt8() {
+        case 1: self = .transfer(to: try reader.read(), amount: try reader.read())
+        case 2: self = .deposit(amount: try reader.read())
+        case 3: self = .withdraw(amount: try reader.read())
+        case 4: self = .stake(amount: try reader.read())
+        case 5: self = .unstake(amount: try reader.read())
+        case 6: self = .registerNode(try reader.read())
+        case 7: self = .registerModel(try reader.read())
+        case 8:
+            self = .transferModelShares(model: try reader.read(), to: try reader.read(), basisPoints: try reader.readUInt16())
+        case 9: self = .registerDataset(try reader.read())
+        case 10: self = .settleJob(voucher: try reader.read(), receipt: try reader.read())
+        case 11:
+            self = .fileChallenge(jobID: try reader.read(), claimedOutputHash: try reader.read(), evidence: try reader.read())
+        case 12: self = .resolveChallenge(jobID: try reader.read(), nodeAtFault: try reader.readBool())
+        case let tag: throw .invalidTag(type: "TransactionBody", tag: tag)
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import AgoraCore
+import AgoraLedger
+import ArgumentParser
+import Foundation
+
+/// `agora ledger bench`: how close block production gets to the raw Ed25519 verification rate, which is the
+/// ceiling for signed transactions (every transaction carries one signature to check).
+struct LedgerBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure raw Ed25519 verifications/s and signed transfers applied and committed per second.")
+
+    @Option(help: "Funded accounts.") var accounts: Int = 10_000
+    @Option(help: "Transfers per measured run.") var transactions: Int = 20_000
+    @Option(help: "Block sizes to measure (repeatable).") var batch: [Int] = [100, 1_000, 5_000]
+    @OptionGroup var format: OutputFormat
+
+    struct Row: Encodable {
+        var batch: Int
+        var transfersPerSecond: Double
+        var ratioToRawOneCore: Double
+        var ratioToRawAllCores: Double
+    }
+
+    struct Report: Encodable {
+        var cores: Int
+        var rawVerificationsPerSecondOneCore: Double
+        var rawVerificationsPerSecondAllCores: Double
+        var runs: [Row]
+    }
+
+    func run() throws {
+        guard accounts >= 2, transactions >= 1 else { throw ValidationError("need at least 2 accounts and 1 transaction") }
+        let keys = (0..<accounts).map { SigningKey(deterministicLabel: "bench-\($0)") }
+        printError("signing \(transactions) transfers from \(accounts) accounts…")
+        let chainID = "agora-bench"
+        var nonces = [UInt64](repeating: 0, count: accounts)
+        var generator = SplitMix(seed: 42)
+        let amount = Amount(microUnits: 1)
+        let signed: [Transaction] = (0..<transactions).map { index in
+            let sender = index % accounts
+            var recipient = Int(generator.next() % UInt64(accounts))
+            if recipient == sender { recipient = (recipient + 1) % accounts }
+            nonces[sender] += 1
+            return Transaction.signed(
+                by: keys[sender], chainID: chainID, nonce: nonces[sender],
+                body: .transfer(to: keys[recipient].publicKey, amount: amount))
+        }
+
+        // Raw rate: signatures over pre-encoded messages, nothing else.
+        let messages = signed.map(\.signingBytes)
+        printError("measuring raw Ed25519 verification…")
+        let oneCoreStart = Date()
+        var valid = 0
+        for (index, transaction) in signed.enumerated()
+        where transaction.sender.isValidSignature(transaction.signature, for: messages[index]) {
+            valid += 1
+        }
+        let rawOne = Double(signed.count) / Date().timeIntervalSince(oneCoreStart)
+        guard valid == signed.count else { throw ValidationError("benchmark signatures failed to verify") }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let allCoresStart = Date()
+        DispatchQueue.concurrentPerform(iterations: cores) { worker in
+            var index = worker
+            while index < signed.count {
+                _ = signed[index].sender.isValidSignature(signed[index].signature, for: messages[index])
+                index += cores
+            }
+        }
+        let rawAll = Double(signed.count) / Date().timeIntervalSince(allCoresStart)
+
+        var rows: [Row] = []
+        for size in batch where size > 0 {
+            printError("block size \(size): applying and committing \(transactions) transfers…")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agora-bench-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let sequencer = SigningKey(deterministicLabel: "bench-sequencer")
+            let genesis = Genesis(
+                parameters: ChainParameters(chainID: chainID, referee: sequencer.publicKey), sequencer: sequencer.publicKey,
+                timestamp: 0,
+                allocations: keys.map { Allocation(account: $0.publicKey, amount: Amount(microUnits: 1_000_000_000)) })
+            let ledger = try Ledger.create(at: directory, genesis: genesis, sequencerKey: sequencer)
+            let start = Date()
+            var offset = 0
+            while offset < signed.count {
+                let slice = Array(signed[offset..<min(offset + size, signed.count)])
+                let outcome = try ledger.produceBlock(slice)
+                guard outcome.rejected.isEmpty else {
+                    throw ValidationError("benchmark transfer refused: \(outcome.rejected[0].error)")
+                }
+                offset += slice.count
+            }
+            let rate = Double(signed.count) / Date().timeIntervalSince(start)
+            rows.append(Row(batch: size, transfersPerSecond: rate, ratioToRawOneCore: rate / rawOne, ratioToRawAllCores: rate / rawAll))
+        }
+
+        let report = Report(
+            cores: cores, rawVerificationsPerSecondOneCore: rawOne, rawVerificationsPerSecondAllCores: rawAll, runs: rows)
+        if format.json {
+            try printJSON(report)
+            return
+        }
+        print("raw Ed25519 verifications/s: \(Int(rawOne)) on 1 core, \(Int(rawAll)) on \(cores) cores")
+        var table = TextTable(header: ["block size", "transfers/s", "÷ raw 1 core", "÷ raw \(cores) cores"])
+        for row in rows {
+            table.rows.append([
+                String(row.batch), String(Int(row.transfersPerSecond)), String(format: "%.2f", row.ratioToRawOneCore),
+                String(format: "%.2f", row.ratioToRawAllCores),
+            ])
+        }
+        print(table.render())
+    }
+}
+
+/// A small seeded generator (SplitMix64) so benchmark workloads are the same run to run.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// `agora ledger stress`: commits blocks of transfers in a loop, printing each committed height. The
+/// crash-safety test kills it at random moments and checks nothing committed was lost.
+struct LedgerStressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stress", abstract: "Commit blocks of random transfers continuously (crash-safety testing).",
+        shouldDisplay: false)
+
+    @OptionGroup var location: LedgerLocation
+    @Option(help: "Blocks to commit before exiting.") var blocks: Int = 1_000
+    @Option(help: "Transfers per block.") var batch: Int = 20
+    @Option(help: "Funded accounts.") var accounts: Int = 32
+
+    func run() throws {
+        let keys = (0..<accounts).map { SigningKey(deterministicLabel: "stress-\($0)") }
+        let ledger: Ledger
+        if FileManager.default.fileExists(atPath: location.url.appendingPathComponent(Ledger.databaseFileName).path) {
+            ledger = try location.open()
+        } else {
+            let sequencer = SigningKey(deterministicLabel: "stress-sequencer")
+            let genesis = Genesis(
+                parameters: ChainParameters(chainID: "agora-stress", referee: sequencer.publicKey, unbondingDelayBlocks: 3),
+                sequencer: sequencer.publicKey, timestamp: 0,
+                allocations: keys.map { Allocation(account: $0.publicKey, amount: Amount(microUnits: 1_000_000_000)) })
+            ledger = try Ledger.create(at: location.url, genesis: genesis, sequencerKey: sequencer)
+        }
+        var generator = SplitMix(seed: ledger.head.header.height)
+        for _ in 0..<blocks {
+            var nonces: [Int: UInt64] = [:]
+            var batchTransactions: [Transaction] = []
+            for _ in 0..<batch {
+                let sender = Int(generator.next() % UInt64(accounts))
+                let recipient = Int(generator.next() % UInt64(accounts))
+                let nonce = try nonces[sender] ?? ledger.account(keys[sender].publicKey).nonce
+                nonces[sender] = nonce + 1
+                let body: TransactionBody =
+                    generator.next() % 5 == 0
+                    ? .stake(amount: Amount(microUnits: 1 + generator.next() % 1_000))
+                    : .transfer(to: keys[recipient].publicKey, amount: Amount(microUnits: 1 + generator.next() % 10_000))
+                batchTransactions.append(Transaction.signed(by: keys[sender], chainID: ledger.chainID, nonce: nonce + 1, body: body))
+            }
+            let outcome = try ledger.produceBlock(batchTransactions)
+            if let block = outcome.block {
+                print("committed \(block.header.height)")
+                fflush(nil)
+            }
+        }
+    }
+}
