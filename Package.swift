@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "AgoraCore", targets: ["AgoraCore"]),
         .library(name: "AgoraLedger", targets: ["AgoraLedger"]),
         .library(name: "AgoraInference", targets: ["AgoraInference"]),
+        .library(name: "AgoraNode", targets: ["AgoraNode"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -21,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         .target(
@@ -41,8 +46,21 @@ let package = Package(
         ),
         .target(
             name: "AgoraInference",
-            dependencies: ["AgoraCore", "CAgoraKernels"],
+            dependencies: ["AgoraCore", "CAgoraKernels", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: engineSwiftSettings
+        ),
+        .target(
+            name: "AgoraNode",
+            dependencies: [
+                "AgoraCore",
+                "AgoraLedger",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .executableTarget(
             name: "agora",
@@ -62,6 +80,10 @@ let package = Package(
             dependencies: [
                 "AgoraCore", "AgoraLedger", .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        .testTarget(
+            name: "AgoraNodeTests",
+            dependencies: ["AgoraCore", "AgoraLedger", "AgoraInference", "AgoraNode"]
         ),
         .testTarget(
             name: "AgoraInferenceTests",

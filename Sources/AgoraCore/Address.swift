@@ -29,6 +29,7 @@ public struct Address: Hashable, Sendable, CustomStringConvertible {
         guard text.hasPrefix(Self.prefix) else { throw .missingPrefix(text) }
         let body = String(text.dropFirst(Self.prefix.count))
         guard body.utf8.allSatisfy({ Base32.isValidCharacter($0) }) else { throw .invalidCharacters(text) }
+        guard body.utf8.count == (8 * (PublicKey.byteCount + 4) + 4) / 5 else { throw .wrongLength(text) }
         // A character changed at the end can leave non-zero padding bits: still a typo, caught as one.
         guard let raw = Base32.decode(body) else { throw .checksumMismatch(text) }
         guard raw.count == PublicKey.byteCount + 4 else { throw .wrongLength(text) }

@@ -28,7 +28,8 @@ public struct ChainParameters: Hashable, Sendable, CanonicalCodable, Codable {
 
     public init(
         chainID: String, referee: PublicKey, unbondingDelayBlocks: UInt64 = 10, withdrawalDelayBlocks: UInt64 = 10,
-        minimumNodeStake: Amount = Amount(microUnits: 100_000_000), challengeBond: Amount = Amount(microUnits: 1_000_000),
+        minimumNodeStake: Amount = Amount(microUnits: 100_000_000),
+        challengeBond: Amount = Amount(microUnits: 1_000_000),
         challengeWindowBlocks: UInt64 = 1_000, slashBasisPoints: UInt16 = 5_000,
         challengerBountyBasisPoints: UInt16 = 5_000, settlementGraceSeconds: UInt64 = 3_600
     ) {

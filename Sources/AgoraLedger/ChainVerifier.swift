@@ -44,7 +44,8 @@ public struct ChainVerifier {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = OFF; PRAGMA journal_mode = OFF")
         }
-        let replay = try DatabaseQueue(path: scratch.appendingPathComponent("replay.sqlite").path, configuration: configuration)
+        let replay = try DatabaseQueue(
+            path: scratch.appendingPathComponent("replay.sqlite").path, configuration: configuration)
         try replay.write { db in
             try db.execute(sql: "CREATE TABLE state (key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID")
         }
@@ -84,7 +85,10 @@ public struct ChainVerifier {
             try replay.write { db in
                 for current in height...batchEnd {
                     let (block, transactions) = try source.pool.read { sourceDB in
-                        (try LedgerStore.block(sourceDB, height: current), try LedgerStore.transactions(sourceDB, height: current))
+                        (
+                            try LedgerStore.block(sourceDB, height: current),
+                            try LedgerStore.transactions(sourceDB, height: current)
+                        )
                     }
                     guard let block else { throw VerificationFailure(height: current, reason: "block is missing") }
                     try self.check(
@@ -135,7 +139,9 @@ public struct ChainVerifier {
         let height = header.height
         func fail(_ reason: String) -> VerificationFailure { VerificationFailure(height: height, reason: reason) }
         guard header.chainID == genesis.chainID else { throw fail("wrong chain id '\(header.chainID)'") }
-        guard header.height == previous.header.height + 1 else { throw fail("height does not follow \(previous.header.height)") }
+        guard header.height == previous.header.height + 1 else {
+            throw fail("height does not follow \(previous.header.height)")
+        }
         guard header.previousHash == previous.hash else { throw fail("does not link to the previous block's hash") }
         guard header.sequencer == genesis.sequencer else { throw fail("signed by a key that is not the sequencer") }
         guard block.hasValidSignature else { throw fail("bad sequencer signature") }
@@ -150,7 +156,9 @@ public struct ChainVerifier {
         do {
             try executor.releaseMatured(in: context, on: state)
             for (index, transaction) in transactions.enumerated() {
-                guard signatures[index] else { throw fail("transaction \(index) (\(transaction.id.short)…) has a bad signature") }
+                guard signatures[index] else {
+                    throw fail("transaction \(index) (\(transaction.id.short)…) has a bad signature")
+                }
                 do {
                     try executor.apply(transaction, in: context, to: state, signatureVerified: true)
                 } catch {

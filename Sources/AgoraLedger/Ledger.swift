@@ -29,10 +29,11 @@ public final class Ledger: @unchecked Sendable {
     private let executor: TransactionExecutor
     private let lock = NSLock()
     private var headHeader: SignedBlockHeader
-    private var accumulator: StateAccumulator
 
     /// Creates a new chain in `directory` (which must not already hold one) and commits block 0.
-    public static func create(at directory: URL, genesis: Genesis, sequencerKey: SigningKey) throws(LedgerError) -> Ledger {
+    public static func create(at directory: URL, genesis: Genesis, sequencerKey: SigningKey) throws(LedgerError)
+        -> Ledger
+    {
         try genesis.parameters.validate()
         guard genesis.sequencer == sequencerKey.publicKey else {
             throw .invalidGenesis("the genesis names a different sequencer than the key given")
@@ -80,27 +81,19 @@ public final class Ledger: @unchecked Sendable {
         self.store = store
         self.sequencerKey = sequencerKey
         do {
-            let loaded = try store.pool.read { db -> (Genesis, SignedBlockHeader, StateAccumulator)? in
-                guard let genesisBytes = try LedgerStore.meta(db, "genesis"),
-                    let accumulatorBytes = try LedgerStore.meta(db, "accumulator"),
-                    let accumulator = StateAccumulator(bytes: accumulatorBytes),
-                    let height = try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM blocks"),
-                    let head = try LedgerStore.block(db, height: UInt64(height))
-                else { return nil }
+            let loaded = try store.pool.read { db -> (Genesis, SignedBlockHeader, StateAccumulator) in
+                guard let genesisBytes = try LedgerStore.meta(db, "genesis") else {
+                    throw LedgerError.corruptState("the database has no genesis")
+                }
+                let (head, accumulator) = try Self.loadHead(db)
                 return (try Genesis(canonicalBytes: genesisBytes), head, accumulator)
             }
-            guard let (genesis, head, accumulator) = loaded else {
-                throw LedgerError.corruptState("the database has no genesis or no blocks")
-            }
-            guard head.header.stateRoot == accumulator.root else {
-                throw LedgerError.corruptState("the stored state does not match the last block's state root")
-            }
+            let (genesis, head, _) = loaded
             guard genesis.sequencer == sequencerKey.publicKey else {
                 throw LedgerError.keyFile("sequencer.key is not the chain's sequencer key")
             }
             self.genesis = genesis
             self.headHeader = head
-            self.accumulator = accumulator
         } catch let error as LedgerError {
             throw error
         } catch {
@@ -109,10 +102,24 @@ public final class Ledger: @unchecked Sendable {
         executor = TransactionExecutor(parameters: genesis.parameters)
     }
 
-    /// The last committed block.
+    /// The last committed block and the state accumulator that matches it, as stored.
+    static func loadHead(_ db: Database) throws -> (SignedBlockHeader, StateAccumulator) {
+        guard let accumulatorBytes = try LedgerStore.meta(db, "accumulator"),
+            let accumulator = StateAccumulator(bytes: accumulatorBytes),
+            let height = try Int64.fetchOne(db, sql: "SELECT MAX(height) FROM blocks"),
+            let head = try LedgerStore.block(db, height: UInt64(height))
+        else { throw LedgerError.corruptState("the database has no blocks") }
+        guard head.header.stateRoot == accumulator.root else {
+            throw LedgerError.corruptState("the stored state does not match the last block's state root")
+        }
+        return (head, accumulator)
+    }
+
+    /// The last committed block (read from storage, so blocks committed by another process count).
     public var head: SignedBlockHeader {
         lock.lock()
         defer { lock.unlock() }
+        if let stored = try? store.pool.read({ db in try Self.loadHead(db).0 }) { headHeader = stored }
         return headHeader
     }
 
@@ -124,15 +131,20 @@ public final class Ledger: @unchecked Sendable {
         let signatureValid = SignatureBatch.verify(transactions)
         lock.lock()
         defer { lock.unlock() }
-        let previous = headHeader.header
-        let context = BlockContext(
-            height: previous.height + 1, timestamp: Swift.max(timestamp ?? Self.nowMilliseconds(), previous.timestamp))
         var accepted: [Transaction] = []
         var rejected: [(id: Hash256, error: TransactionError)] = []
         var newHead: SignedBlockHeader?
-        var newAccumulator = accumulator
+        var newAccumulator = StateAccumulator()
         do {
             try store.pool.write { db in
+                // Re-read the head inside the write transaction: another process sharing this data directory
+                // may have committed since, and SQLite's write lock makes this read-then-append atomic.
+                let (storedHead, storedAccumulator) = try Self.loadHead(db)
+                let previous = storedHead.header
+                newAccumulator = storedAccumulator
+                let context = BlockContext(
+                    height: previous.height + 1,
+                    timestamp: Swift.max(timestamp ?? Self.nowMilliseconds(), previous.timestamp))
                 let backend = SQLiteStateBackend(db: db)
                 let state = WorkingState(backend: backend)
                 try self.executor.releaseMatured(in: context, on: state)
@@ -173,7 +185,6 @@ public final class Ledger: @unchecked Sendable {
         }
         if let newHead {
             headHeader = newHead
-            accumulator = newAccumulator
         }
         return BlockOutcome(block: newHead, accepted: accepted.map(\.id), rejected: rejected)
     }
@@ -184,12 +195,16 @@ public final class Ledger: @unchecked Sendable {
 /// The state and block 0 that a genesis document defines.
 enum GenesisState {
     static func changes(for genesis: Genesis, supply: Amount) -> [StateChange] {
-        var changes = [StateChange(key: StateKey.totals.bytes, oldValue: nil, newValue: LedgerTotals(supply: supply).canonicalBytes)]
+        var changes = [
+            StateChange(
+                key: StateKey.totals.bytes, oldValue: nil, newValue: LedgerTotals(supply: supply).canonicalBytes)
+        ]
         for allocation in genesis.allocations {
             var account = AccountState()
             account.balance = allocation.amount
             changes.append(
-                StateChange(key: StateKey.account(allocation.account).bytes, oldValue: nil, newValue: account.canonicalBytes))
+                StateChange(
+                    key: StateKey.account(allocation.account).bytes, oldValue: nil, newValue: account.canonicalBytes))
         }
         return changes
     }

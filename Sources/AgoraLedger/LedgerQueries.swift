@@ -15,8 +15,12 @@ extension Ledger {
         try record(.account(key), as: AccountState.self) ?? AccountState()
     }
 
-    public func node(_ key: PublicKey) throws(LedgerError) -> NodeRecord? { try record(.node(key), as: NodeRecord.self) }
-    public func model(_ hash: Hash256) throws(LedgerError) -> ModelRecord? { try record(.model(hash), as: ModelRecord.self) }
+    public func node(_ key: PublicKey) throws(LedgerError) -> NodeRecord? {
+        try record(.node(key), as: NodeRecord.self)
+    }
+    public func model(_ hash: Hash256) throws(LedgerError) -> ModelRecord? {
+        try record(.model(hash), as: ModelRecord.self)
+    }
     public func dataset(_ hash: Hash256) throws(LedgerError) -> DatasetRecord? {
         try record(.dataset(hash), as: DatasetRecord.self)
     }
@@ -57,7 +61,8 @@ extension Ledger {
         try read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT height, position, body FROM transactions WHERE id = ?", arguments: [Data(id.bytes)])
+                    db, sql: "SELECT height, position, body FROM transactions WHERE id = ?", arguments: [Data(id.bytes)]
+                )
             else { return nil }
             let body: Data = row["body"]
             let height: Int64 = row["height"]

@@ -44,7 +44,8 @@ public struct ModelRegistration: Hashable, Sendable, CanonicalCodable, Codable {
     public var shares: [Share]
     public var datasets: [Hash256]
 
-    public init(modelHash: Hash256, name: String, royaltyBasisPoints: UInt16, shares: [Share], datasets: [Hash256] = []) {
+    public init(modelHash: Hash256, name: String, royaltyBasisPoints: UInt16, shares: [Share], datasets: [Hash256] = [])
+    {
         self.modelHash = modelHash
         self.name = name
         self.royaltyBasisPoints = royaltyBasisPoints

@@ -67,7 +67,8 @@ public enum StateKey: Hashable, Sendable {
         case .totals: self = .totals
         case .account: self = .account(try reader.read())
         case .unbonding:
-            self = .unbonding(releaseHeight: try reader.readUInt64(), owner: try reader.read(), kind: try reader.readUInt8())
+            self = .unbonding(
+                releaseHeight: try reader.readUInt64(), owner: try reader.read(), kind: try reader.readUInt8())
         case .node: self = .node(try reader.read())
         case .model: self = .model(try reader.read())
         case .dataset: self = .dataset(try reader.read())

@@ -223,7 +223,8 @@ public struct ChallengeRecord: Hashable, Sendable, CanonicalCodable, Codable {
     public var filedHeight: UInt64
     public var isOpen: Bool
 
-    public init(challenger: PublicKey, claimedOutputHash: Hash256, evidence: Hash256, bond: Amount, filedHeight: UInt64) {
+    public init(challenger: PublicKey, claimedOutputHash: Hash256, evidence: Hash256, bond: Amount, filedHeight: UInt64)
+    {
         self.challenger = challenger
         self.claimedOutputHash = claimedOutputHash
         self.evidence = evidence

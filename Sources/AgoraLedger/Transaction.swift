@@ -14,7 +14,8 @@ public struct Transaction: Hashable, Sendable, CanonicalCodable {
     public var body: TransactionBody
     public var signature: Signature
 
-    public init(chainID: String, sender: PublicKey, nonce: UInt64, body: TransactionBody, signature: Signature = .empty) {
+    public init(chainID: String, sender: PublicKey, nonce: UInt64, body: TransactionBody, signature: Signature = .empty)
+    {
         self.chainID = chainID
         self.sender = sender
         self.nonce = nonce
@@ -23,7 +24,8 @@ public struct Transaction: Hashable, Sendable, CanonicalCodable {
     }
 
     /// Builds and signs a transaction from `key`.
-    public static func signed(by key: SigningKey, chainID: String, nonce: UInt64, body: TransactionBody) -> Transaction {
+    public static func signed(by key: SigningKey, chainID: String, nonce: UInt64, body: TransactionBody) -> Transaction
+    {
         var transaction = Transaction(chainID: chainID, sender: key.publicKey, nonce: nonce, body: body)
         transaction.signature = key.sign(transaction.signingBytes)
         return transaction

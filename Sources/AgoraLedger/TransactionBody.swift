@@ -99,11 +99,13 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
         case 6: self = .registerNode(try reader.read())
         case 7: self = .registerModel(try reader.read())
         case 8:
-            self = .transferModelShares(model: try reader.read(), to: try reader.read(), basisPoints: try reader.readUInt16())
+            self = .transferModelShares(
+                model: try reader.read(), to: try reader.read(), basisPoints: try reader.readUInt16())
         case 9: self = .registerDataset(try reader.read())
         case 10: self = .settleJob(voucher: try reader.read(), receipt: try reader.read())
         case 11:
-            self = .fileChallenge(jobID: try reader.read(), claimedOutputHash: try reader.read(), evidence: try reader.read())
+            self = .fileChallenge(
+                jobID: try reader.read(), claimedOutputHash: try reader.read(), evidence: try reader.read())
         case 12: self = .resolveChallenge(jobID: try reader.read(), nodeAtFault: try reader.readBool())
         case let tag: throw .invalidTag(type: "TransactionBody", tag: tag)
         }

@@ -37,12 +37,16 @@ public enum TransactionError: Error, Equatable, Sendable, CustomStringConvertibl
     public var description: String {
         switch self {
         case .invalidSignature: return "invalid transaction signature"
-        case .wrongChain(let expected, let got): return "wrong chain id: this chain is '\(expected)', the transaction says '\(got)'"
+        case .wrongChain(let expected, let got):
+            return "wrong chain id: this chain is '\(expected)', the transaction says '\(got)'"
         case .badNonce(let expected, let got): return "bad nonce: expected \(expected), got \(got)"
         case .zeroAmount: return "amount must be positive"
-        case .insufficientBalance(let needed, let available): return "insufficient balance: need \(needed), have \(available)"
-        case .insufficientDeposit(let needed, let available): return "insufficient deposit: need \(needed), have \(available)"
-        case .insufficientStake(let needed, let available): return "insufficient stake: need \(needed), have \(available)"
+        case .insufficientBalance(let needed, let available):
+            return "insufficient balance: need \(needed), have \(available)"
+        case .insufficientDeposit(let needed, let available):
+            return "insufficient deposit: need \(needed), have \(available)"
+        case .insufficientStake(let needed, let available):
+            return "insufficient stake: need \(needed), have \(available)"
         case .amountOverflow: return "amount overflow"
         case .invalidShareTable(let why): return "invalid share table: \(why)"
         case .shareTableSum(let sum): return "share table sums to \(sum) basis points, not 10000"
@@ -57,10 +61,12 @@ public enum TransactionError: Error, Equatable, Sendable, CustomStringConvertibl
         case .receiptSignatureInvalid: return "receipt signature is not the node's"
         case .voucherReceiptMismatch(let field): return "voucher and receipt disagree on \(field)"
         case .voucherExpired(let expiry, let blockTime): return "voucher expired at \(expiry) (block time \(blockTime))"
-        case .amountAboveVoucherMax(let amount, let max): return "receipt charges \(amount), above the voucher's max \(max)"
+        case .amountAboveVoucherMax(let amount, let max):
+            return "receipt charges \(amount), above the voucher's max \(max)"
         case .jobAlreadySettled(let id): return "job \(id.short)… is already settled"
         case .jobNotFound(let id): return "job \(id.short)… was never settled"
-        case .challengeWindowClosed(let id, let closedAt): return "challenge window of job \(id.short)… closed at block \(closedAt)"
+        case .challengeWindowClosed(let id, let closedAt):
+            return "challenge window of job \(id.short)… closed at block \(closedAt)"
         case .challengeAlreadyFiled(let id): return "job \(id.short)… is already challenged"
         case .challengeNotFound(let id): return "no open challenge for job \(id.short)…"
         case .challengeClaimsSameOutput: return "the challenge claims the output the node already reported"

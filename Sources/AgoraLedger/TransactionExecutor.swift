@@ -54,7 +54,8 @@ public struct TransactionExecutor: Sendable {
                 account.balance = try add(account.balance, released)
             } else {
                 let released = Amount.min(Amount.min(claim.amount, account.withdrawing), account.deposit)
-                account.withdrawing = try sub(account.withdrawing, Amount.min(claim.amount, account.withdrawing), .deposit)
+                account.withdrawing = try sub(
+                    account.withdrawing, Amount.min(claim.amount, account.withdrawing), .deposit)
                 account.deposit = try sub(account.deposit, released, .deposit)
                 account.balance = try add(account.balance, released)
             }
@@ -94,8 +95,9 @@ public struct TransactionExecutor: Sendable {
             let free = try sub(sender.deposit, sender.withdrawing, .deposit)
             guard amount <= free else { throw .insufficientDeposit(needed: amount, available: free) }
             sender.withdrawing = try add(sender.withdrawing, amount)
-            try addUnbonding(owner: tx.sender, kind: .deposit, amount: amount,
-                             at: context.height &+ parameters.withdrawalDelayBlocks, state)
+            try addUnbonding(
+                owner: tx.sender, kind: .deposit, amount: amount,
+                at: context.height &+ parameters.withdrawalDelayBlocks, state)
 
         case .stake(let amount):
             try requirePositive(amount)
@@ -106,8 +108,9 @@ public struct TransactionExecutor: Sendable {
             try requirePositive(amount)
             sender.stake = try sub(sender.stake, amount, .stake)
             sender.unbonding = try add(sender.unbonding, amount)
-            try addUnbonding(owner: tx.sender, kind: .stake, amount: amount,
-                             at: context.height &+ parameters.unbondingDelayBlocks, state)
+            try addUnbonding(
+                owner: tx.sender, kind: .stake, amount: amount,
+                at: context.height &+ parameters.unbondingDelayBlocks, state)
 
         case .registerNode(let registration):
             try registerNode(tx.sender, registration, context, state)
@@ -126,7 +129,8 @@ public struct TransactionExecutor: Sendable {
             let shares = try ShareTable.normalized(registration.shares)
             try state.setRecord(
                 .dataset(registration.datasetHash),
-                DatasetRecord(owner: tx.sender, name: registration.name, shares: shares, registeredHeight: context.height))
+                DatasetRecord(
+                    owner: tx.sender, name: registration.name, shares: shares, registeredHeight: context.height))
 
         case .settleJob(let voucher, let receipt):
             try state.setRecord(.account(tx.sender), sender)
@@ -264,7 +268,8 @@ public struct TransactionExecutor: Sendable {
             node.earned = try add(node.earned, nodeShare)
             try state.setRecord(.node(receipt.node), node)
         }
-        try state.setRecord(.job(voucher.jobID), JobRecord(receipt: receipt, royalty: royalty, settledHeight: context.height))
+        try state.setRecord(
+            .job(voucher.jobID), JobRecord(receipt: receipt, royalty: royalty, settledHeight: context.height))
     }
 
     /// The referee's verdict. Node at fault: part of its stake (active, then unbonding) is slashed; the payer

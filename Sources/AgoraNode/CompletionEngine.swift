@@ -1,0 +1,34 @@
+import AgoraCore
+
+/// What a finished job produced.
+public struct CompletionOutcome: Sendable, Equatable {
+    public var text: String
+    public var promptTokens: Int
+    public var completionTokens: Int
+    /// `stop` (end of generation or a stop sequence) or `length` (max tokens reached).
+    public var finishReason: String
+
+    public init(text: String, promptTokens: Int, completionTokens: Int, finishReason: String) {
+        self.text = text
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.finishReason = finishReason
+    }
+}
+
+/// The inference a node sells. The node only needs these few operations, so the HTTP and payment code does
+/// not depend on the engine's internals.
+public protocol CompletionEngine: Sendable {
+    /// The name clients use in `model`.
+    var modelName: String { get }
+    /// SHA-256 of the model file: what vouchers, receipts and the registry name.
+    var modelHash: Hash256 { get }
+    var engineVersion: String { get }
+    var contextLength: Int { get }
+
+    /// Prompt tokens of a request after the chat template (what the price of the input is computed from).
+    func promptTokenCount(_ request: JobRequest) throws -> Int
+
+    /// Runs the job, calling `onText` with each piece of decoded text as it is generated.
+    func complete(_ request: JobRequest, onText: @Sendable (String) -> Void) throws -> CompletionOutcome
+}

@@ -1,0 +1,140 @@
+import AgoraCore
+import Foundation
+
+/// The part of an OpenAI request that determines the output: what a receipt's input hash commits to and
+/// what an auditor re-runs. Everything is normalized (defaults applied, floats as their 32-bit patterns, the
+/// seed always present) so the same job always hashes the same, and a different job never does.
+public struct JobRequest: Sendable, Equatable, CanonicalEncodable {
+    public enum Input: Sendable, Equatable {
+        case chat([OpenAIMessage])
+        case text(String)
+    }
+
+    public var input: Input
+    public var maxTokens: Int
+    public var temperature: Float
+    public var topP: Float
+    public var topK: Int
+    public var seed: UInt64
+    public var stop: [String]
+
+    public init(
+        input: Input, maxTokens: Int, temperature: Float, topP: Float, topK: Int, seed: UInt64, stop: [String]
+    ) {
+        self.input = input
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.topP = topP
+        self.topK = topK
+        self.seed = seed
+        self.stop = stop
+    }
+
+    /// The input hash of this request for a given model: what vouchers and receipts name.
+    public func inputHash(modelHash: Hash256) -> Hash256 {
+        var writer = CanonicalWriter(reservingCapacity: 256)
+        writer.write(modelHash)
+        encode(to: &writer)
+        return Hash256.tagged("agora-request-v1", writer.bytes)
+    }
+
+    public func encode(to writer: inout CanonicalWriter) {
+        switch input {
+        case .chat(let messages):
+            writer.write(UInt8(1))
+            writer.write(UInt32(messages.count))
+            for message in messages {
+                writer.write(message.role)
+                writer.write(message.content)
+            }
+        case .text(let prompt):
+            writer.write(UInt8(2))
+            writer.write(prompt)
+        }
+        writer.write(UInt32(clamping: maxTokens))
+        writer.write(temperature.bitPattern)
+        writer.write(topP.bitPattern)
+        writer.write(UInt32(clamping: topK))
+        writer.write(seed)
+        writer.write(UInt32(stop.count))
+        for sequence in stop { writer.write(sequence) }
+    }
+}
+
+/// Why a request body was refused before any work was done.
+public struct RequestError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public var param: String?
+    public var code: String
+
+    public init(_ message: String, param: String? = nil, code: String = "invalid_request") {
+        self.message = message
+        self.param = param
+        self.code = code
+    }
+
+    public var description: String { message }
+}
+
+/// Limits a node applies to every request.
+public struct RequestLimits: Sendable {
+    public var maxTokens: Int
+    public var defaultMaxTokens: Int
+    public var maxMessages: Int
+    public var maxStopSequences: Int
+
+    public init(maxTokens: Int = 512, defaultMaxTokens: Int = 128, maxMessages: Int = 256, maxStopSequences: Int = 4) {
+        self.maxTokens = maxTokens
+        self.defaultMaxTokens = defaultMaxTokens
+        self.maxMessages = maxMessages
+        self.maxStopSequences = maxStopSequences
+    }
+
+    /// Checks and normalizes sampling settings shared by both endpoints. `seed` is the node's choice when the
+    /// request has none; it is written into the receipt so the job can be re-executed.
+    func normalize(
+        input: JobRequest.Input, maxTokens: Int?, temperature: Double?, topP: Double?, topK: Int?, seed: UInt64?,
+        stop: [String]?, chosenSeed: UInt64
+    ) throws(RequestError) -> JobRequest {
+        let tokens = maxTokens ?? defaultMaxTokens
+        guard tokens >= 1, tokens <= self.maxTokens else {
+            throw RequestError("max_tokens must be between 1 and \(self.maxTokens)", param: "max_tokens")
+        }
+        let temperature = temperature ?? 1.0
+        guard temperature.isFinite, temperature >= 0, temperature <= 2 else {
+            throw RequestError("temperature must be between 0 and 2", param: "temperature")
+        }
+        let topP = topP ?? 1.0
+        guard topP.isFinite, topP > 0, topP <= 1 else { throw RequestError("top_p must be in (0, 1]", param: "top_p") }
+        let topK = topK ?? 0
+        guard topK >= 0, topK <= 1_000_000 else { throw RequestError("top_k must be ≥ 0", param: "top_k") }
+        let stop = stop ?? []
+        guard stop.count <= maxStopSequences, stop.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 256 }) else {
+            throw RequestError("at most \(maxStopSequences) non-empty stop sequences of ≤ 256 bytes", param: "stop")
+        }
+        return JobRequest(
+            input: input, maxTokens: tokens, temperature: Float(temperature), topP: Float(topP), topK: topK,
+            seed: seed ?? chosenSeed, stop: stop)
+    }
+
+    public func job(from request: ChatCompletionRequest, chosenSeed: UInt64) throws(RequestError) -> JobRequest {
+        guard !request.messages.isEmpty else { throw RequestError("messages must not be empty", param: "messages") }
+        guard request.messages.count <= maxMessages else {
+            throw RequestError("at most \(maxMessages) messages", param: "messages")
+        }
+        for message in request.messages where !["system", "user", "assistant"].contains(message.role) {
+            throw RequestError("unknown role '\(message.role)'", param: "messages")
+        }
+        return try normalize(
+            input: .chat(request.messages), maxTokens: request.maxCompletionTokens ?? request.maxTokens,
+            temperature: request.temperature, topP: request.topP, topK: request.topK, seed: request.seed,
+            stop: request.stop?.values, chosenSeed: chosenSeed)
+    }
+
+    public func job(from request: TextCompletionRequest, chosenSeed: UInt64) throws(RequestError) -> JobRequest {
+        try normalize(
+            input: .text(request.prompt), maxTokens: request.maxTokens, temperature: request.temperature,
+            topP: request.topP, topK: request.topK, seed: request.seed, stop: request.stop?.values,
+            chosenSeed: chosenSeed)
+    }
+}

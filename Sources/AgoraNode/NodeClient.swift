@@ -1,0 +1,166 @@
+import AgoraCore
+import AgoraLedger
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// A completed (and, when paid, verified) job as the client sees it.
+public struct ClientCompletion: Sendable {
+    public var text: String
+    public var finishReason: String?
+    public var receipt: JobReceipt
+    /// The voucher the client signed; nil when the node served for free.
+    public var voucher: Voucher?
+    /// The node's `PAYMENT-RESPONSE`, decoded.
+    public var settlement: X402.SettlementResponse?
+}
+
+/// Why a client call failed.
+public enum NodeClientError: Error, Sendable, CustomStringConvertible {
+    case http(status: Int, body: String)
+    case unexpectedTerms(String)
+    case overBudget(asked: Amount, budget: Amount)
+    case badReceipt(ReceiptVerifier.Failure)
+    case malformedResponse(String)
+
+    public var description: String {
+        switch self {
+        case .http(let status, let body): return "HTTP \(status): \(body.prefix(300))"
+        case .unexpectedTerms(let why): return "refusing the node's payment terms: \(why)"
+        case .overBudget(let asked, let budget): return "the node asks up to \(asked), above the budget of \(budget) per job"
+        case .badReceipt(let failure): return "the node's receipt does not check out: \(failure)"
+        case .malformedResponse(let why): return "malformed response: \(why)"
+        }
+    }
+}
+
+/// The client side of a paid job: request → 402 terms → signed voucher → answer + signed receipt, with the
+/// receipt checked against the voucher and the output before the result is returned.
+///
+/// It recomputes the input hash from its own request, so a node cannot get a voucher for a request other
+/// than the one sent, and refuses terms above its per-job budget.
+public struct NodeClient: Sendable {
+    public let baseURL: URL
+    public let wallet: SigningKey
+    public let maxPerJob: Amount
+
+    public init(baseURL: URL, wallet: SigningKey, maxPerJob: Amount = Amount(microUnits: 1_000_000)) {
+        self.baseURL = baseURL
+        self.wallet = wallet
+        self.maxPerJob = maxPerJob
+    }
+
+    public func chat(_ request: ChatCompletionRequest) async throws -> ClientCompletion {
+        var request = request
+        request.stream = false
+        let body = try JSONEncoder().encode(request)
+        let (status, headers, data) = try await post("v1/chat/completions", body: body, payment: nil)
+        switch status {
+        case 200:
+            return try parse(data, headers: headers, voucher: nil)
+        case 402:
+            let voucher = try voucher(for: request, headers: headers)
+            let payload = X402.PaymentPayload(
+                x402Version: X402.version, payload: .init(voucher: voucher), accepted: try requirements(headers),
+                resource: nil)
+            let (paidStatus, paidHeaders, paidData) = try await post(
+                "v1/chat/completions", body: body, payment: try X402.encodeHeader(payload))
+            guard paidStatus == 200 else {
+                throw NodeClientError.http(status: paidStatus, body: String(decoding: paidData, as: UTF8.self))
+            }
+            return try parse(paidData, headers: paidHeaders, voucher: voucher)
+        default:
+            throw NodeClientError.http(status: status, body: String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    private func requirements(_ headers: [String: String]) throws -> X402.PaymentRequirements {
+        guard let header = headers[X402.paymentRequiredHeader.lowercased()] else {
+            throw NodeClientError.malformedResponse("402 without a PAYMENT-REQUIRED header")
+        }
+        let required = try X402.decodeHeader(X402.PaymentRequired.self, from: header)
+        guard let offer = required.accepts.first(where: { $0.scheme == X402.scheme && $0.network.hasPrefix("agora:") })
+        else { throw NodeClientError.unexpectedTerms("no 'upto' offer on an agora network") }
+        return offer
+    }
+
+    /// Checks the node's terms against our own request and budget, then signs a voucher.
+    func voucher(for request: ChatCompletionRequest, headers: [String: String]) throws -> Voucher {
+        let offer = try requirements(headers)
+        let terms = offer.extra
+        guard let asked = UInt64(offer.amount).map(Amount.init(microUnits:)) else {
+            throw NodeClientError.unexpectedTerms("amount is not an integer")
+        }
+        guard asked <= maxPerJob else { throw NodeClientError.overBudget(asked: asked, budget: maxPerJob) }
+        guard offer.network == X402.network(chainID: terms.chainId), let payee = try? Address(parsing: offer.payTo) else {
+            throw NodeClientError.unexpectedTerms("network or payee")
+        }
+        let limits = RequestLimits(maxTokens: Int.max, defaultMaxTokens: terms.maxOutputTokens)
+        let job = try limits.job(from: request, chosenSeed: terms.seed)
+        guard job.inputHash(modelHash: terms.modelHash) == terms.inputHash else {
+            throw NodeClientError.unexpectedTerms("the input hash is not the hash of our request")
+        }
+        guard terms.seed == PaymentGate.seed(for: terms.jobId) || request.seed != nil else {
+            throw NodeClientError.unexpectedTerms("the seed is not derived from the job id")
+        }
+        return Voucher(
+            chainID: terms.chainId, payer: wallet.publicKey, payee: payee.publicKey, jobID: terms.jobId,
+            modelHash: terms.modelHash, inputHash: terms.inputHash, maxAmount: asked, expiry: terms.expiry
+        ).signed(by: wallet)
+    }
+
+    private struct ChatBody: Decodable {
+        struct Choice: Decodable {
+            struct Message: Decodable { var content: String }
+            var message: Message
+            var finish_reason: String?
+        }
+        var choices: [Choice]
+        var agora_receipt: JobReceipt
+    }
+
+    private func parse(_ data: Data, headers: [String: String], voucher: Voucher?) throws -> ClientCompletion {
+        let body: ChatBody
+        do { body = try JSONDecoder().decode(ChatBody.self, from: data) } catch {
+            throw NodeClientError.malformedResponse("\(error)")
+        }
+        guard let choice = body.choices.first else { throw NodeClientError.malformedResponse("no choices") }
+        let receipt = body.agora_receipt
+        do {
+            if let voucher {
+                try ReceiptVerifier.verify(receipt, voucher: voucher, output: choice.message.content)
+            } else {
+                try ReceiptVerifier.verify(receipt)
+                guard receipt.outputHash == ReceiptVerifier.outputHash(choice.message.content) else {
+                    throw ReceiptVerifier.Failure.outputMismatch
+                }
+            }
+        } catch let failure as ReceiptVerifier.Failure {
+            throw NodeClientError.badReceipt(failure)
+        }
+        let settlement = try headers[X402.paymentResponseHeader.lowercased()].map {
+            try X402.decodeHeader(X402.SettlementResponse.self, from: $0)
+        }
+        return ClientCompletion(
+            text: choice.message.content, finishReason: choice.finish_reason, receipt: receipt, voucher: voucher,
+            settlement: settlement)
+    }
+
+    private func post(_ path: String, body: Data, payment: String?) async throws -> (Int, [String: String], Data) {
+        var request = URLRequest(url: baseURL.appendingPathComponent(path))
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let payment { request.setValue(payment, forHTTPHeaderField: X402.paymentSignatureHeader) }
+        request.timeoutInterval = 600
+        let (data, response) = try await URLSession.shared.data(for: request)
+        guard let http = response as? HTTPURLResponse else { throw NodeClientError.malformedResponse("not HTTP") }
+        var headers: [String: String] = [:]
+        for (name, value) in http.allHeaderFields {
+            if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
+        }
+        return (http.statusCode, headers, data)
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The node's HTTP face (Hummingbird 2): OpenAI-compatible endpoints plus health and metrics. All the
+/// decisions live in `NodeService`; this type only moves bytes between HTTP and it.
+public struct NodeHTTPServer: Sendable {
+    public let service: NodeService
+    public let host: String
+    public let port: Int
+
+    public init(service: NodeService, host: String = "127.0.0.1", port: Int = 8080) {
+        self.service = service
+        self.host = host
+        self.port = port
+    }
+
+    /// Builds the application. `onRunning` receives the bound port (useful with port 0).
+    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let router = Router()
+        let service = self.service
+        let limit = service.configuration.maxBodyBytes
+
+        @Sendable func completion(_ endpoint: CompletionEndpoint, _ request: Request, _ context: BasicRequestContext) async -> Response {
+            var request = request
+            let body: ByteBuffer
+            do {
+                // One byte over the limit is enough to tell the body is too large.
+                body = try await request.collectBody(upTo: limit + 1)
+            } catch {
+                return Self.response(
+                    NodeService.error(413, "request body exceeds \(limit) bytes", type: "invalid_request_error", code: "body_too_large"))
+            }
+            let payment = request.headers[HTTPField.Name(X402.paymentSignatureHeader)!]
+            let host = request.head.authority ?? "127.0.0.1"
+            let resource = "http://\(host)\(request.uri.path)"
+            let reply = await service.complete(endpoint, body: Data(body.readableBytesView), payment: payment, resource: resource)
+            return Self.response(reply)
+        }
+
+        router.post("v1/chat/completions") { request, context in await completion(.chat, request, context) }
+        router.post("v1/completions") { request, context in await completion(.text, request, context) }
+        router.get("v1/models") { _, _ in Self.response(service.models()) }
+        router.get("health") { _, _ in Self.response(await service.health()) }
+        router.get("metrics") { _, _ in Self.response(await service.metricsText()) }
+
+        var logger = Logger(label: "agora.node.http")
+        logger.logLevel = .warning
+        return Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "agora-node"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+    }
+
+    static func response(_ reply: NodeReply) -> Response {
+        switch reply {
+        case .body(let status, let headers, let body):
+            return Response(
+                status: .init(code: status), headers: fields(headers), body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        case .stream(let headers, let events):
+            return Response(
+                status: .ok, headers: fields(headers),
+                body: ResponseBody(asyncSequence: events.map { ByteBuffer(bytes: $0) }))
+        }
+    }
+
+    static func fields(_ headers: [String: String]) -> HTTPFields {
+        var fields = HTTPFields()
+        for (name, value) in headers {
+            if let fieldName = HTTPField.Name(name) { fields[fieldName] = value }
+        }
+        return fields
+    }
+}

@@ -1,0 +1,399 @@
+import AgoraCore
+import AgoraLedger
+import Foundation
+import Logging
+
+/// An answer from the node, independent of the HTTP server that sends it.
+public enum NodeReply: Sendable {
+    case body(status: Int, headers: [String: String], body: Data)
+    /// Server-Sent Events: each element is one complete `data: …\n\n` event.
+    case stream(headers: [String: String], events: AsyncStream<Data>)
+
+    public var status: Int {
+        switch self {
+        case .body(let status, _, _): return status
+        case .stream: return 200
+        }
+    }
+}
+
+/// The two OpenAI endpoints a node serves.
+public enum CompletionEndpoint: Sendable {
+    case chat
+    case text
+}
+
+/// Everything a node does, behind the HTTP layer: parse and check a request, ask for payment, verify the
+/// voucher, run the engine within the admission limits, sign the receipt, and queue the settlement.
+///
+/// Prompts and outputs pass through memory only: they are never logged or written to disk (the settlement
+/// queue stores only the voucher and the receipt, which hold hashes).
+public final class NodeService: Sendable {
+    public struct Configuration: Sendable {
+        public var free: Bool
+        public var limits: RequestLimits
+        public var maxBodyBytes: Int
+        public var concurrency: Int
+        public var queueLimit: Int
+
+        public init(
+            free: Bool = false, limits: RequestLimits = RequestLimits(), maxBodyBytes: Int = 1 << 20,
+            concurrency: Int = 1, queueLimit: Int = 16
+        ) {
+            self.free = free
+            self.limits = limits
+            self.maxBodyBytes = maxBodyBytes
+            self.concurrency = concurrency
+            self.queueLimit = queueLimit
+        }
+    }
+
+    public let configuration: Configuration
+    public let engine: any CompletionEngine
+    public let key: SigningKey
+    public let gate: PaymentGate?
+    public let settlements: SettlementQueue?
+    public let metrics = NodeMetrics()
+    public let admission: AdmissionControl
+    let chainID: String?
+    let logger = Logger(label: "agora.node")
+
+    /// - Parameters:
+    ///   - gate: payment terms and voucher checks; nil serves for free.
+    ///   - settlements: where accepted payments wait for the ledger (required when `gate` is set).
+    public init(
+        engine: any CompletionEngine, key: SigningKey, configuration: Configuration, gate: PaymentGate?,
+        settlements: SettlementQueue?
+    ) {
+        self.engine = engine
+        self.key = key
+        self.configuration = configuration
+        self.gate = configuration.free ? nil : gate
+        self.settlements = settlements
+        self.chainID = gate?.ledger.chainID
+        self.admission = AdmissionControl(concurrency: configuration.concurrency, queueLimit: configuration.queueLimit)
+        if let settlements, let gate, let pending = try? settlements.pending() {
+            for item in pending { gate.restore(job: item.voucher.jobID, payer: item.voucher.payer, amount: item.receipt.amount) }
+        }
+    }
+
+    // MARK: Replies
+
+    static func error(_ status: Int, _ message: String, type: String, code: String, param: String? = nil, headers: [String: String] = [:]) -> NodeReply {
+        var allHeaders = headers
+        allHeaders["Content-Type"] = "application/json"
+        return .body(
+            status: status, headers: allHeaders,
+            body: CompletionResponses.json(OpenAIErrorBody(message: message, type: type, code: code, param: param)))
+    }
+
+    public func models() -> NodeReply {
+        let info = CompletionResponses.AgoraModelInfo(
+            modelHash: engine.modelHash, node: key.address.description, chainId: chainID,
+            pricePerInputToken: gate?.prices.perInputToken ?? .zero, pricePerOutputToken: gate?.prices.perOutputToken ?? .zero,
+            contextLength: engine.contextLength, engineVersion: engine.engineVersion, free: gate == nil)
+        let list = CompletionResponses.ModelList(data: [CompletionResponses.ModelEntry(id: engine.modelName, agora: info)])
+        return .body(status: 200, headers: ["Content-Type": "application/json"], body: CompletionResponses.json(list))
+    }
+
+    public func health() async -> NodeReply {
+        let body: [String: String] = [
+            "status": "ok", "model": engine.modelName, "model_hash": engine.modelHash.hex,
+            "node": key.address.description, "queue_depth": String(await admission.queueDepth),
+            "pending_settlements": String(settlements?.count ?? 0),
+        ]
+        return .body(status: 200, headers: ["Content-Type": "application/json"], body: CompletionResponses.json(body))
+    }
+
+    public func metricsText() async -> NodeReply {
+        metrics.queueDepth.set(Double(await admission.queueDepth))
+        metrics.running.set(Double(await admission.runningCount))
+        return .body(
+            status: 200, headers: ["Content-Type": "text/plain; version=0.0.4"], body: Data(metrics.render().utf8))
+    }
+
+    // MARK: Completions
+
+    /// Handles one completion request: `body` is the raw JSON, `payment` the `PAYMENT-SIGNATURE` header.
+    public func complete(_ endpoint: CompletionEndpoint, body: Data, payment: String?, resource: String) async -> NodeReply {
+        metrics.requests.increment()
+        guard body.count <= configuration.maxBodyBytes else {
+            metrics.refusedInvalid.increment()
+            return Self.error(413, "request body exceeds \(configuration.maxBodyBytes) bytes", type: "invalid_request_error", code: "body_too_large")
+        }
+        // 1. Parse the payment header first: its job id fixes the seed of a request that names none.
+        var payload: X402.PaymentPayload?
+        if let payment, gate != nil {
+            do {
+                payload = try X402.decodeHeader(X402.PaymentPayload.self, from: payment)
+            } catch {
+                metrics.paymentsRefused.increment()
+                return Self.error(402, error.message, type: "payment_error", code: error.code)
+            }
+        }
+        let jobID = payload?.payload.voucher.jobID ?? Hash256.random()
+
+        // 2. Parse and check the request.
+        let job: JobRequest
+        let stream: Bool
+        do {
+            (job, stream) = try parse(endpoint, body: body, jobID: jobID)
+        } catch {
+            metrics.refusedInvalid.increment()
+            let status = error.code == "model_not_found" ? 404 : 400
+            return Self.error(status, error.message, type: "invalid_request_error", code: error.code, param: error.param)
+        }
+        let promptTokens: Int
+        do {
+            promptTokens = try engine.promptTokenCount(job)
+        } catch {
+            metrics.refusedInvalid.increment()
+            return Self.error(400, "\(error)", type: "invalid_request_error", code: "invalid_prompt")
+        }
+        guard promptTokens + job.maxTokens <= engine.contextLength else {
+            metrics.refusedInvalid.increment()
+            return Self.error(
+                400, "prompt (\(promptTokens) tokens) plus max_tokens (\(job.maxTokens)) exceeds the context of \(engine.contextLength)",
+                type: "invalid_request_error", code: "context_length_exceeded", param: "max_tokens")
+        }
+
+        // 3. Payment.
+        let now = UInt64(Date().timeIntervalSince1970)
+        var voucher: Voucher?
+        if let gate {
+            guard let payload else {
+                metrics.paymentsRequired.increment()
+                return paymentRequired(gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, now: now, reason: nil)
+            }
+            do {
+                voucher = try gate.accept(payload, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, now: now)
+                metrics.paymentsAccepted.increment()
+            } catch {
+                metrics.paymentsRefused.increment()
+                if case .ledgerUnavailable = error {
+                    return Self.error(503, error.description, type: "server_error", code: error.code, headers: ["Retry-After": "1"])
+                }
+                return paymentRequired(
+                    gate, jobID: Hash256.random(), job: job, promptTokens: promptTokens, resource: resource, now: now,
+                    reason: error)
+            }
+        }
+
+        // 4. Admission: bounded concurrency and queue.
+        do {
+            try await admission.enter()
+        } catch {
+            if let voucher { gate?.adjust(job: voucher.jobID, to: nil) }
+            metrics.refusedOverloaded.increment()
+            return Self.error(503, "the node is busy; retry shortly", type: "server_error", code: "overloaded", headers: ["Retry-After": "1"])
+        }
+        let context = JobContext(
+            endpoint: endpoint, jobID: jobID, job: job, voucher: voucher, promptTokens: promptTokens,
+            created: Int(now), responseID: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + jobID.short)
+        return stream ? streamed(context) : await buffered(context)
+    }
+
+    struct JobContext: Sendable {
+        var endpoint: CompletionEndpoint
+        var jobID: Hash256
+        var job: JobRequest
+        var voucher: Voucher?
+        var promptTokens: Int
+        var created: Int
+        var responseID: String
+    }
+
+    private func parse(_ endpoint: CompletionEndpoint, body: Data, jobID: Hash256) throws(RequestError) -> (JobRequest, Bool) {
+        let decoder = JSONDecoder()
+        let seed = PaymentGate.seed(for: jobID)
+        do {
+            switch endpoint {
+            case .chat:
+                let request = try decoder.decode(ChatCompletionRequest.self, from: body)
+                try checkModel(request.model)
+                return (try configuration.limits.job(from: request, chosenSeed: seed), request.stream ?? false)
+            case .text:
+                let request = try decoder.decode(TextCompletionRequest.self, from: body)
+                try checkModel(request.model)
+                return (try configuration.limits.job(from: request, chosenSeed: seed), request.stream ?? false)
+            }
+        } catch let error as RequestError {
+            throw error
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw RequestError(
+                "wrong type for '\(context.codingPath.map(\.stringValue).joined(separator: "."))'",
+                param: context.codingPath.last?.stringValue)
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw RequestError("missing required field '\(key.stringValue)'", param: key.stringValue)
+        } catch {
+            throw RequestError("the body is not valid JSON")
+        }
+    }
+
+    private func checkModel(_ model: String?) throws(RequestError) {
+        guard let model, !model.isEmpty else { return }
+        guard model == engine.modelName || model == engine.modelHash.hex else {
+            throw RequestError("model '\(model)' is not served here (this node serves '\(engine.modelName)')", param: "model", code: "model_not_found")
+        }
+    }
+
+    private func paymentRequired(
+        _ gate: PaymentGate, jobID: Hash256, job: JobRequest, promptTokens: Int, resource: String, now: UInt64,
+        reason: PaymentError?
+    ) -> NodeReply {
+        var terms = gate.paymentRequired(
+            jobID: jobID, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, resource: resource, now: now)
+        if let reason { terms.error = reason.description }
+        let header = (try? X402.encodeHeader(terms)) ?? ""
+        return .body(
+            status: 402, headers: ["Content-Type": "application/json", X402.paymentRequiredHeader: header],
+            body: CompletionResponses.json(terms))
+    }
+
+    // MARK: Running a job
+
+    /// Signs the receipt and, for a paid job, queues its settlement (durably, before the answer is sent).
+    private func finish(_ context: JobContext, outcome: CompletionOutcome) throws -> (JobReceipt, String?) {
+        metrics.completions.increment()
+        metrics.promptTokens.increment(by: Int64(outcome.promptTokens))
+        metrics.completionTokens.increment(by: Int64(outcome.completionTokens))
+        var amount = Amount.zero
+        if let gate, let voucher = context.voucher {
+            let cost = gate.prices.cost(inputTokens: outcome.promptTokens, outputTokens: outcome.completionTokens) ?? voucher.maxAmount
+            amount = Amount.min(cost, voucher.maxAmount)
+        }
+        let receipt = JobReceipt(
+            chainID: chainID ?? "free", jobID: context.jobID, node: key.publicKey,
+            payer: context.voucher?.payer ?? key.publicKey, modelHash: engine.modelHash,
+            inputHash: context.job.inputHash(modelHash: engine.modelHash),
+            outputHash: ReceiptVerifier.outputHash(outcome.text), inputTokens: UInt32(clamping: outcome.promptTokens),
+            outputTokens: UInt32(clamping: outcome.completionTokens), amount: amount, seed: context.job.seed,
+            engineVersion: engine.engineVersion, timestamp: UInt64(Date().timeIntervalSince1970 * 1000)
+        ).signed(by: key)
+        guard let voucher = context.voucher, let gate else { return (receipt, nil) }
+        try settlements?.enqueue(PendingSettlement(voucher: voucher, receipt: receipt))
+        gate.adjust(job: voucher.jobID, to: amount)
+        metrics.microUnitsEarned.increment(by: Int64(clamping: amount.microUnits))
+        let response = X402.SettlementResponse(
+            success: true, errorReason: nil, payer: voucher.payer.address.description, transaction: voucher.jobID.hex,
+            network: X402.network(chainID: gate.ledger.chainID), amount: String(amount.microUnits),
+            extensions: X402.ReceiptExtension(receipt: receipt))
+        return (receipt, try X402.encodeHeader(response))
+    }
+
+    private func failed(_ context: JobContext, _ error: any Error) -> NodeReply {
+        if let voucher = context.voucher { gate?.adjust(job: voucher.jobID, to: nil) }
+        logger.warning("job failed", metadata: ["job": "\(context.jobID.short)", "error": "\(type(of: error))"])
+        return Self.error(500, "inference failed: \(error)", type: "server_error", code: "inference_failed")
+    }
+
+    private func buffered(_ context: JobContext) async -> NodeReply {
+        let engine = self.engine
+        let started = Date()
+        let result: Result<CompletionOutcome, any Error> = await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(returning: Result { try engine.complete(context.job, onText: { _ in }) })
+            }
+        }
+        await admission.leave()
+        do {
+            let outcome = try result.get()
+            recordSpeed(outcome, since: started)
+            let (receipt, paymentResponse) = try finish(context, outcome: outcome)
+            var headers = ["Content-Type": "application/json"]
+            if let paymentResponse { headers[X402.paymentResponseHeader] = paymentResponse }
+            let usage = Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens)
+            let body: Data
+            switch context.endpoint {
+            case .chat:
+                body = CompletionResponses.json(
+                    CompletionResponses.Chat(
+                        id: context.responseID, created: context.created, model: engine.modelName,
+                        choices: [.init(message: .init(content: outcome.text), finishReason: outcome.finishReason)],
+                        usage: usage, agoraReceipt: receipt))
+            case .text:
+                body = CompletionResponses.json(
+                    CompletionResponses.Text(
+                        id: context.responseID, created: context.created, model: engine.modelName,
+                        choices: [.init(text: outcome.text, finishReason: outcome.finishReason)], usage: usage,
+                        agoraReceipt: receipt))
+            }
+            return .body(status: 200, headers: headers, body: body)
+        } catch {
+            return failed(context, error)
+        }
+    }
+
+    private func recordSpeed(_ outcome: CompletionOutcome, since started: Date) {
+        let seconds = Date().timeIntervalSince(started)
+        if seconds > 0 { metrics.tokensPerSecond.set(Double(outcome.completionTokens) / seconds) }
+    }
+
+    private func streamed(_ context: JobContext) -> NodeReply {
+        let (events, continuation) = AsyncStream.makeStream(of: Data.self, bufferingPolicy: .unbounded)
+        let engine = self.engine
+        let writer = ChunkWriter(context: context, modelName: engine.modelName)
+        if context.endpoint == .chat {
+            continuation.yield(writer.chunk(.init(delta: .init(role: "assistant", content: ""))))
+        }
+        DispatchQueue.global(qos: .userInitiated).async {
+            let started = Date()
+            let result = Result {
+                try engine.complete(context.job) { piece in
+                    guard !piece.isEmpty else { return }
+                    continuation.yield(
+                        context.endpoint == .chat ? writer.chunk(.init(delta: .init(content: piece))) : writer.chunk(.init(text: piece)))
+                }
+            }
+            Task {
+                await self.admission.leave()
+                do {
+                    let outcome = try result.get()
+                    self.recordSpeed(outcome, since: started)
+                    let (receipt, _) = try self.finish(context, outcome: outcome)
+                    let usage = Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens)
+                    let final: CompletionResponses.ChunkChoice =
+                        context.endpoint == .chat
+                        ? .init(delta: .init(), finishReason: outcome.finishReason)
+                        : .init(text: "", finishReason: outcome.finishReason)
+                    continuation.yield(writer.chunk(final, usage: usage, receipt: receipt))
+                } catch {
+                    if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
+                    let body = CompletionResponses.json(
+                        OpenAIErrorBody(message: "inference failed: \(error)", type: "server_error", code: "inference_failed"))
+                    continuation.yield(Data("data: ".utf8) + body + Data("\n\n".utf8))
+                }
+                continuation.yield(Data("data: [DONE]\n\n".utf8))
+                continuation.finish()
+            }
+        }
+        return .stream(
+            headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache"], events: events)
+    }
+
+    /// Formats one SSE event of a streamed answer.
+    struct ChunkWriter: Sendable {
+        let context: JobContext
+        let modelName: String
+
+        @Sendable func chunk(_ choice: CompletionResponses.ChunkChoice, usage: Usage? = nil, receipt: JobReceipt? = nil) -> Data {
+            let value = CompletionResponses.Chunk(
+                id: context.responseID, object: context.endpoint == .chat ? "chat.completion.chunk" : "text_completion",
+                created: context.created, model: modelName, choices: [choice], usage: usage, agoraReceipt: receipt)
+            return Data("data: ".utf8) + CompletionResponses.json(value) + Data("\n\n".utf8)
+        }
+    }
+
+    /// Submits pending settlements to the ledger.
+    @discardableResult
+    public func flushSettlements(to ledger: any SettlementLedger) throws -> SettlementReport {
+        guard let settlements else { return SettlementReport() }
+        let report = try settlements.flush(to: ledger, node: key)
+        metrics.settlementsSettled.increment(by: Int64(report.settled))
+        metrics.settlementsFailed.increment(by: Int64(report.refused.count))
+        // Settled jobs now show on the payer's deposit; refused ones will never draw on it.
+        for job in report.settledJobs { gate?.adjust(job: job, to: nil) }
+        for (job, _) in report.refused { gate?.adjust(job: job, to: nil) }
+        return report
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+
+/// One chat message in the OpenAI format.
+public struct OpenAIMessage: Codable, Sendable, Equatable {
+    public var role: String
+    public var content: String
+
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// `stop` may be a string or an array of strings in the OpenAI API.
+public struct StopSequences: Codable, Sendable, Equatable {
+    public var values: [String]
+
+    public init(_ values: [String]) { self.values = values }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            values = []
+        } else if let single = try? container.decode(String.self) {
+            values = [single]
+        } else {
+            values = try container.decode([String].self)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(values)
+    }
+}
+
+/// `POST /v1/chat/completions` body (the fields Agora honours; unknown fields are ignored, as OpenAI does).
+public struct ChatCompletionRequest: Codable, Sendable, Equatable {
+    public var model: String?
+    public var messages: [OpenAIMessage]
+    public var maxTokens: Int?
+    public var maxCompletionTokens: Int?
+    public var temperature: Double?
+    public var topP: Double?
+    public var topK: Int?
+    public var seed: UInt64?
+    public var stop: StopSequences?
+    public var stream: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case model, messages, temperature, seed, stop, stream
+        case maxTokens = "max_tokens"
+        case maxCompletionTokens = "max_completion_tokens"
+        case topP = "top_p"
+        case topK = "top_k"
+    }
+
+    public init(
+        model: String? = nil, messages: [OpenAIMessage], maxTokens: Int? = nil, temperature: Double? = nil,
+        topP: Double? = nil, topK: Int? = nil, seed: UInt64? = nil, stop: [String]? = nil, stream: Bool? = nil
+    ) {
+        self.model = model
+        self.messages = messages
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.topP = topP
+        self.topK = topK
+        self.seed = seed
+        self.stop = stop.map(StopSequences.init)
+        self.stream = stream
+    }
+}
+
+/// `POST /v1/completions` body.
+public struct TextCompletionRequest: Codable, Sendable, Equatable {
+    public var model: String?
+    public var prompt: String
+    public var maxTokens: Int?
+    public var temperature: Double?
+    public var topP: Double?
+    public var topK: Int?
+    public var seed: UInt64?
+    public var stop: StopSequences?
+    public var stream: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case model, prompt, temperature, seed, stop, stream
+        case maxTokens = "max_tokens"
+        case topP = "top_p"
+        case topK = "top_k"
+    }
+}
+
+/// Token counts, as OpenAI reports them.
+public struct Usage: Codable, Sendable, Equatable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var totalTokens: Int
+
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens"
+        case completionTokens = "completion_tokens"
+        case totalTokens = "total_tokens"
+    }
+
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.totalTokens = promptTokens + completionTokens
+    }
+}
+
+/// An OpenAI-style error body: `{"error": {"message", "type", "code"}}`.
+public struct OpenAIErrorBody: Codable, Sendable {
+    public struct Detail: Codable, Sendable {
+        public var message: String
+        public var type: String
+        public var code: String?
+        public var param: String?
+    }
+
+    public var error: Detail
+
+    public init(message: String, type: String, code: String? = nil, param: String? = nil) {
+        error = Detail(message: message, type: type, code: code, param: param)
+    }
+}

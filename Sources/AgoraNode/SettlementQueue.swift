@@ -1,0 +1,118 @@
+import AgoraCore
+import AgoraLedger
+import Foundation
+import GRDB
+
+/// A voucher and the node's receipt for it, waiting to be settled on the ledger.
+public struct PendingSettlement: Sendable, Equatable {
+    public var voucher: Voucher
+    public var receipt: JobReceipt
+}
+
+/// What happened when pending settlements were submitted.
+public struct SettlementReport: Sendable, Equatable {
+    public var settled: Int = 0
+    public var settledJobs: [Hash256] = []
+    /// Refused by the ledger for good (e.g. the payer's deposit ran dry): dropped, and counted.
+    public var refused: [Hash256: String] = [:]
+    public var stillPending: Int = 0
+}
+
+/// Settles vouchers on a ledger.
+public protocol SettlementLedger: Sendable {
+    /// Submits settle transactions signed by `node`; returns, per job, nil when settled (or already
+    /// settled) and the ledger's reason otherwise.
+    func settle(_ items: [PendingSettlement], signedBy node: SigningKey) throws -> [Hash256: TransactionError?]
+}
+
+extension Ledger: SettlementLedger {
+    public func settle(_ items: [PendingSettlement], signedBy node: SigningKey) throws -> [Hash256: TransactionError?] {
+        var nonce = try account(node.publicKey).nonce
+        var transactions: [Transaction] = []
+        var jobByTransaction: [Hash256: Hash256] = [:]
+        for item in items {
+            nonce += 1
+            let transaction = Transaction.signed(
+                by: node, chainID: chainID, nonce: nonce, body: .settleJob(voucher: item.voucher, receipt: item.receipt))
+            transactions.append(transaction)
+            jobByTransaction[transaction.id] = item.voucher.jobID
+        }
+        let outcome = try produceBlock(transactions)
+        var results: [Hash256: TransactionError?] = [:]
+        for id in outcome.accepted { results[jobByTransaction[id]!] = .some(nil) }
+        for (id, error) in outcome.rejected {
+            // A job settled earlier (e.g. before a crash) is done, not refused.
+            if case .jobAlreadySettled = error { results[jobByTransaction[id]!] = .some(nil) } else {
+                results[jobByTransaction[id]!] = error
+            }
+        }
+        return results
+    }
+}
+
+/// Pending settlements, kept in SQLite so none is lost when the node stops or crashes between serving a job
+/// and settling it. A settlement is written (and fsynced) before the paid answer is sent.
+public final class SettlementQueue: @unchecked Sendable {
+    private let database: DatabaseQueue
+
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        database = try DatabaseQueue(path: path, configuration: configuration)
+        try database.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS pending (
+                        job_id BLOB PRIMARY KEY, voucher BLOB NOT NULL, receipt BLOB NOT NULL, created INTEGER NOT NULL)
+                    """)
+        }
+    }
+
+    public func enqueue(_ item: PendingSettlement) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO pending (job_id, voucher, receipt, created) VALUES (?, ?, ?, ?)",
+                arguments: [
+                    Data(item.voucher.jobID.bytes), Data(item.voucher.canonicalBytes), Data(item.receipt.canonicalBytes),
+                    Int64(Date().timeIntervalSince1970),
+                ])
+        }
+    }
+
+    public func pending() throws -> [PendingSettlement] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT voucher, receipt FROM pending ORDER BY created, job_id").map { row in
+                let voucher: Data = row["voucher"]
+                let receipt: Data = row["receipt"]
+                return PendingSettlement(
+                    voucher: try Voucher(canonicalBytes: [UInt8](voucher)),
+                    receipt: try JobReceipt(canonicalBytes: [UInt8](receipt)))
+            }
+        }
+    }
+
+    public var count: Int { (try? database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pending") }) ?? 0 }
+
+    /// Submits everything pending in one batch; removes what the ledger settled or refused for good.
+    @discardableResult
+    public func flush(to ledger: any SettlementLedger, node: SigningKey) throws -> SettlementReport {
+        let items = try pending()
+        var report = SettlementReport()
+        guard !items.isEmpty else { return report }
+        let results = try ledger.settle(items, signedBy: node)
+        try database.write { db in
+            for item in items {
+                guard let result = results[item.voucher.jobID] else { continue }
+                try db.execute(sql: "DELETE FROM pending WHERE job_id = ?", arguments: [Data(item.voucher.jobID.bytes)])
+                if let error = result {
+                    report.refused[item.voucher.jobID] = error.description
+                } else {
+                    report.settled += 1
+                    report.settledJobs.append(item.voucher.jobID)
+                }
+            }
+        }
+        report.stillPending = count
+        return report
+    }
+}

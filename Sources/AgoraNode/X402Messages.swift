@@ -1,0 +1,107 @@
+import AgoraCore
+import AgoraLedger
+import Foundation
+
+/// x402 version 2 messages as published (specs/transports-v2/http.md), with Agora's terms in `extra`.
+///
+/// The 402 answer carries `PAYMENT-REQUIRED` (base64 of `PaymentRequired`); the client retries with
+/// `PAYMENT-SIGNATURE` (base64 of `PaymentPayload`, whose `payload` holds the signed voucher); the paid answer
+/// carries `PAYMENT-RESPONSE` (base64 of `SettlementResponse`, with the signed receipt in `extensions`).
+public enum X402 {
+    public static let version = 2
+    public static let scheme = "upto"
+    public static let asset = "AGR"
+    public static let paymentRequiredHeader = "PAYMENT-REQUIRED"
+    public static let paymentSignatureHeader = "PAYMENT-SIGNATURE"
+    public static let paymentResponseHeader = "PAYMENT-RESPONSE"
+
+    public static func network(chainID: String) -> String { "agora:\(chainID)" }
+
+    public struct ResourceInfo: Codable, Sendable, Equatable {
+        public var url: String
+        public var description: String?
+        public var mimeType: String?
+    }
+
+    /// Agora's fields in `accepts[].extra`.
+    public struct AgoraTerms: Codable, Sendable, Equatable {
+        public var jobId: Hash256
+        public var modelHash: Hash256
+        public var inputHash: Hash256
+        public var seed: UInt64
+        public var chainId: String
+        public var pricePerInputToken: Amount
+        public var pricePerOutputToken: Amount
+        public var promptTokens: Int
+        public var maxOutputTokens: Int
+        /// Unix seconds after which the node will not serve on a voucher for this job.
+        public var expiry: UInt64
+    }
+
+    public struct PaymentRequirements: Codable, Sendable, Equatable {
+        public var scheme: String
+        public var network: String
+        public var asset: String
+        /// The most the job can cost, in micro-units (the voucher's cap).
+        public var amount: String
+        public var payTo: String
+        public var maxTimeoutSeconds: Int
+        public var extra: AgoraTerms
+    }
+
+    public struct PaymentRequired: Codable, Sendable, Equatable {
+        public var x402Version: Int
+        public var error: String?
+        public var resource: ResourceInfo?
+        public var accepts: [PaymentRequirements]
+    }
+
+    /// The scheme payload: the payer's signed voucher.
+    public struct VoucherPayload: Codable, Sendable, Equatable {
+        public var voucher: Voucher
+    }
+
+    public struct PaymentPayload: Codable, Sendable, Equatable {
+        public var x402Version: Int
+        public var payload: VoucherPayload
+        public var accepted: PaymentRequirements
+        public var resource: ResourceInfo?
+    }
+
+    public struct ReceiptExtension: Codable, Sendable, Equatable {
+        public var receipt: JobReceipt
+    }
+
+    public struct SettlementResponse: Codable, Sendable, Equatable {
+        public var success: Bool
+        public var errorReason: String?
+        public var payer: String?
+        /// The job id: what the ledger settles the payment under.
+        public var transaction: String
+        public var network: String
+        public var amount: String?
+        public var extensions: ReceiptExtension?
+    }
+
+    /// base64(JSON) as the transport puts it in a header.
+    public static func encodeHeader<Value: Encodable>(_ value: Value) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(value).base64EncodedString()
+    }
+
+    /// Decodes a header, refusing oversized or malformed values with a clear reason.
+    public static func decodeHeader<Value: Decodable>(_ type: Value.Type, from header: String) throws(RequestError) -> Value {
+        guard header.utf8.count <= 16 * 1024 else {
+            throw RequestError("payment header is larger than 16 KiB", code: "invalid_payment")
+        }
+        guard let data = Data(base64Encoded: header.trimmingCharacters(in: .whitespaces)) else {
+            throw RequestError("payment header is not base64", code: "invalid_payment")
+        }
+        do {
+            return try JSONDecoder().decode(Value.self, from: data)
+        } catch {
+            throw RequestError("payment header does not hold a valid \(Value.self): \(error)", code: "invalid_payment")
+        }
+    }
+}
