@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "AgoraLedger", targets: ["AgoraLedger"]),
         .library(name: "AgoraInference", targets: ["AgoraInference"]),
         .library(name: "AgoraNode", targets: ["AgoraNode"]),
+        .library(name: "AgoraAgents", targets: ["AgoraAgents"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -26,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -54,13 +56,20 @@ let package = Package(
             dependencies: [
                 "AgoraCore",
                 "AgoraLedger",
+                "AgoraInference",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .target(
+            name: "AgoraAgents",
+            dependencies: ["AgoraCore", "AgoraLedger", "AgoraNode"]
         ),
         .executableTarget(
             name: "agora",
@@ -68,6 +77,8 @@ let package = Package(
                 "AgoraCore",
                 "AgoraLedger",
                 "AgoraInference",
+                "AgoraNode",
+                "AgoraAgents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -83,7 +94,15 @@ let package = Package(
         ),
         .testTarget(
             name: "AgoraNodeTests",
-            dependencies: ["AgoraCore", "AgoraLedger", "AgoraInference", "AgoraNode"]
+            dependencies: [
+                "AgoraCore", "AgoraLedger", "AgoraInference", "AgoraNode",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
+            name: "AgoraAgentsTests",
+            dependencies: ["AgoraCore", "AgoraLedger", "AgoraInference", "AgoraNode", "AgoraAgents"]
         ),
         .testTarget(
             name: "AgoraInferenceTests",

@@ -116,14 +116,24 @@ enum CompletionResponses {
         var contextLength: Int
         var engineVersion: String
         var free: Bool
+        var hpke: HPKEInfo
         enum CodingKeys: String, CodingKey {
-            case node, free
+            case node, free, hpke
             case modelHash = "model_hash"
             case chainId = "chain_id"
             case pricePerInputToken = "price_per_input_token"
             case pricePerOutputToken = "price_per_output_token"
             case contextLength = "context_length"
             case engineVersion = "engine_version"
+        }
+    }
+
+    struct HPKEInfo: Codable {
+        var suite: String
+        var publicKey: String
+        enum CodingKeys: String, CodingKey {
+            case suite
+            case publicKey = "public_key"
         }
     }
 

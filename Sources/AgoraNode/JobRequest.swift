@@ -138,3 +138,40 @@ public struct RequestLimits: Sendable {
             chosenSeed: chosenSeed)
     }
 }
+
+/// JSON form of a job request: how a challenger reveals the input to the referee.
+extension JobRequest: Codable {
+    enum CodingKeys: String, CodingKey {
+        case messages, prompt, maxTokens, temperature, topP, topK, seed, stop
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let messages = try container.decodeIfPresent([OpenAIMessage].self, forKey: .messages) {
+            input = .chat(messages)
+        } else {
+            input = .text(try container.decode(String.self, forKey: .prompt))
+        }
+        maxTokens = try container.decode(Int.self, forKey: .maxTokens)
+        temperature = Float(bitPattern: try container.decode(UInt32.self, forKey: .temperature))
+        topP = Float(bitPattern: try container.decode(UInt32.self, forKey: .topP))
+        topK = try container.decode(Int.self, forKey: .topK)
+        seed = try container.decode(UInt64.self, forKey: .seed)
+        stop = try container.decode([String].self, forKey: .stop)
+    }
+
+    /// Floats travel as their bit patterns so the revealed request hashes exactly as the original.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch input {
+        case .chat(let messages): try container.encode(messages, forKey: .messages)
+        case .text(let prompt): try container.encode(prompt, forKey: .prompt)
+        }
+        try container.encode(maxTokens, forKey: .maxTokens)
+        try container.encode(temperature.bitPattern, forKey: .temperature)
+        try container.encode(topP.bitPattern, forKey: .topP)
+        try container.encode(topK, forKey: .topK)
+        try container.encode(seed, forKey: .seed)
+        try container.encode(stop, forKey: .stop)
+    }
+}

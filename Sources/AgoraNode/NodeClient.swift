@@ -1,5 +1,6 @@
 import AgoraCore
 import AgoraLedger
+import Crypto
 import Foundation
 
 #if canImport(FoundationNetworking)
@@ -29,7 +30,8 @@ public enum NodeClientError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .http(let status, let body): return "HTTP \(status): \(body.prefix(300))"
         case .unexpectedTerms(let why): return "refusing the node's payment terms: \(why)"
-        case .overBudget(let asked, let budget): return "the node asks up to \(asked), above the budget of \(budget) per job"
+        case .overBudget(let asked, let budget):
+            return "the node asks up to \(asked), above the budget of \(budget) per job"
         case .badReceipt(let failure): return "the node's receipt does not check out: \(failure)"
         case .malformedResponse(let why): return "malformed response: \(why)"
         }
@@ -45,11 +47,38 @@ public struct NodeClient: Sendable {
     public let baseURL: URL
     public let wallet: SigningKey
     public let maxPerJob: Amount
+    /// When set, request bodies are sealed to this node key with HPKE and answers are opened with the
+    /// exported key (see `BodyEncryption`).
+    public let encryptTo: Curve25519.KeyAgreement.PublicKey?
 
-    public init(baseURL: URL, wallet: SigningKey, maxPerJob: Amount = Amount(microUnits: 1_000_000)) {
+    public init(
+        baseURL: URL, wallet: SigningKey, maxPerJob: Amount = Amount(microUnits: 1_000_000),
+        encryptTo: Curve25519.KeyAgreement.PublicKey? = nil
+    ) {
         self.baseURL = baseURL
         self.wallet = wallet
         self.maxPerJob = maxPerJob
+        self.encryptTo = encryptTo
+    }
+
+    /// The node's advertised HPKE key, from `/v1/models`.
+    public static func encryptionKey(of baseURL: URL) async throws -> Curve25519.KeyAgreement.PublicKey {
+        struct Models: Decodable {
+            struct Entry: Decodable {
+                struct Agora: Decodable {
+                    struct HPKE: Decodable { var public_key: String }
+                    var hpke: HPKE
+                }
+                var agora: Agora
+            }
+            var data: [Entry]
+        }
+        let (data, _) = try await URLSession.shared.data(from: baseURL.appendingPathComponent("v1/models"))
+        let models = try JSONDecoder().decode(Models.self, from: data)
+        guard let encoded = models.data.first?.agora.hpke.public_key, let raw = Data(base64Encoded: encoded) else {
+            throw NodeClientError.malformedResponse("the node advertises no HPKE key")
+        }
+        return try Curve25519.KeyAgreement.PublicKey(rawRepresentation: raw)
     }
 
     public func chat(_ request: ChatCompletionRequest) async throws -> ClientCompletion {
@@ -94,7 +123,8 @@ public struct NodeClient: Sendable {
             throw NodeClientError.unexpectedTerms("amount is not an integer")
         }
         guard asked <= maxPerJob else { throw NodeClientError.overBudget(asked: asked, budget: maxPerJob) }
-        guard offer.network == X402.network(chainID: terms.chainId), let payee = try? Address(parsing: offer.payTo) else {
+        guard offer.network == X402.network(chainID: terms.chainId), let payee = try? Address(parsing: offer.payTo)
+        else {
             throw NodeClientError.unexpectedTerms("network or payee")
         }
         let limits = RequestLimits(maxTokens: Int.max, defaultMaxTokens: terms.maxOutputTokens)
@@ -151,7 +181,15 @@ public struct NodeClient: Sendable {
     private func post(_ path: String, body: Data, payment: String?) async throws -> (Int, [String: String], Data) {
         var request = URLRequest(url: baseURL.appendingPathComponent(path))
         request.httpMethod = "POST"
-        request.httpBody = body
+        var responseKey: SymmetricKey?
+        if let encryptTo {
+            let sealed = try BodyEncryption.sealRequest(body, to: encryptTo)
+            request.httpBody = sealed.ciphertext
+            request.setValue(sealed.encapsulatedKey, forHTTPHeaderField: BodyEncryption.encapsulatedKeyHeader)
+            responseKey = sealed.responseKey
+        } else {
+            request.httpBody = body
+        }
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         if let payment { request.setValue(payment, forHTTPHeaderField: X402.paymentSignatureHeader) }
         request.timeoutInterval = 600
@@ -160,6 +198,9 @@ public struct NodeClient: Sendable {
         var headers: [String: String] = [:]
         for (name, value) in http.allHeaderFields {
             if let name = name as? String, let value = value as? String { headers[name.lowercased()] = value }
+        }
+        if let responseKey, headers["agora-hpke"] == "sealed" {
+            return (http.statusCode, headers, try BodyEncryption.openResponse(data, key: responseKey))
         }
         return (http.statusCode, headers, data)
     }

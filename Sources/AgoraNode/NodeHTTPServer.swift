@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// The node's HTTP face (Hummingbird 2): OpenAI-compatible endpoints plus health and metrics. All the
 /// decisions live in `NodeService`; this type only moves bytes between HTTP and it.
@@ -23,7 +24,9 @@ public struct NodeHTTPServer: Sendable {
         let service = self.service
         let limit = service.configuration.maxBodyBytes
 
-        @Sendable func completion(_ endpoint: CompletionEndpoint, _ request: Request, _ context: BasicRequestContext) async -> Response {
+        @Sendable func completion(_ endpoint: CompletionEndpoint, _ request: Request, _ context: BasicRequestContext)
+            async -> Response
+        {
             var request = request
             let body: ByteBuffer
             do {
@@ -31,12 +34,17 @@ public struct NodeHTTPServer: Sendable {
                 body = try await request.collectBody(upTo: limit + 1)
             } catch {
                 return Self.response(
-                    NodeService.error(413, "request body exceeds \(limit) bytes", type: "invalid_request_error", code: "body_too_large"))
+                    NodeService.error(
+                        413, "request body exceeds \(limit) bytes", type: "invalid_request_error",
+                        code: "body_too_large"))
             }
             let payment = request.headers[HTTPField.Name(X402.paymentSignatureHeader)!]
             let host = request.head.authority ?? "127.0.0.1"
             let resource = "http://\(host)\(request.uri.path)"
-            let reply = await service.complete(endpoint, body: Data(body.readableBytesView), payment: payment, resource: resource)
+            let encapsulatedKey = request.headers[HTTPField.Name(BodyEncryption.encapsulatedKeyHeader)!]
+            let reply = await service.complete(
+                endpoint, body: Data(body.readableBytesView), payment: payment, resource: resource,
+                encapsulatedKey: encapsulatedKey)
             return Self.response(reply)
         }
 
@@ -57,7 +65,8 @@ public struct NodeHTTPServer: Sendable {
         switch reply {
         case .body(let status, let headers, let body):
             return Response(
-                status: .init(code: status), headers: fields(headers), body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+                status: .init(code: status), headers: fields(headers),
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
         case .stream(let headers, let events):
             return Response(
                 status: .ok, headers: fields(headers),
@@ -71,5 +80,39 @@ public struct NodeHTTPServer: Sendable {
             if let fieldName = HTTPField.Name(name) { fields[fieldName] = value }
         }
         return fields
+    }
+}
+
+/// A node server running in this process, stopped gracefully (in-flight requests finish, no error noise).
+/// Tests, benchmarks and the demo use it to run nodes on loopback ports.
+public final class RunningNodeServer: Sendable {
+    public let port: Int
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    private init(port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.port = port
+        self.group = group
+        self.task = task
+    }
+
+    /// Starts `server` and returns once it is listening (on the port it bound, when asked for port 0).
+    public static func start(_ server: NodeHTTPServer) async throws -> RunningNodeServer {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = server.application { continuation.yield($0) }
+        var logger = Logger(label: "agora.node.lifecycle")
+        logger.logLevel = .error
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+        let task = Task { try await group.run() }
+        for await port in ports { return RunningNodeServer(port: port, group: group, task: task) }
+        _ = try await task.value
+        throw CancellationError()
+    }
+
+    public var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    public func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = await task.result
     }
 }

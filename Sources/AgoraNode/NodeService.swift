@@ -1,5 +1,6 @@
 import AgoraCore
 import AgoraLedger
+import Crypto
 import Foundation
 import Logging
 
@@ -55,6 +56,8 @@ public final class NodeService: Sendable {
     public let settlements: SettlementQueue?
     public let metrics = NodeMetrics()
     public let admission: AdmissionControl
+    /// The X25519 key clients may seal request bodies to (advertised in `/v1/models`).
+    public let encryptionKey: Curve25519.KeyAgreement.PrivateKey
     let chainID: String?
     let logger = Logger(label: "agora.node")
 
@@ -72,14 +75,20 @@ public final class NodeService: Sendable {
         self.settlements = settlements
         self.chainID = gate?.ledger.chainID
         self.admission = AdmissionControl(concurrency: configuration.concurrency, queueLimit: configuration.queueLimit)
+        self.encryptionKey = BodyEncryption.nodeKey(for: key)
         if let settlements, let gate, let pending = try? settlements.pending() {
-            for item in pending { gate.restore(job: item.voucher.jobID, payer: item.voucher.payer, amount: item.receipt.amount) }
+            for item in pending {
+                gate.restore(job: item.voucher.jobID, payer: item.voucher.payer, amount: item.receipt.amount)
+            }
         }
     }
 
     // MARK: Replies
 
-    static func error(_ status: Int, _ message: String, type: String, code: String, param: String? = nil, headers: [String: String] = [:]) -> NodeReply {
+    static func error(
+        _ status: Int, _ message: String, type: String, code: String, param: String? = nil,
+        headers: [String: String] = [:]
+    ) -> NodeReply {
         var allHeaders = headers
         allHeaders["Content-Type"] = "application/json"
         return .body(
@@ -90,9 +99,15 @@ public final class NodeService: Sendable {
     public func models() -> NodeReply {
         let info = CompletionResponses.AgoraModelInfo(
             modelHash: engine.modelHash, node: key.address.description, chainId: chainID,
-            pricePerInputToken: gate?.prices.perInputToken ?? .zero, pricePerOutputToken: gate?.prices.perOutputToken ?? .zero,
-            contextLength: engine.contextLength, engineVersion: engine.engineVersion, free: gate == nil)
-        let list = CompletionResponses.ModelList(data: [CompletionResponses.ModelEntry(id: engine.modelName, agora: info)])
+            pricePerInputToken: gate?.prices.perInputToken ?? .zero,
+            pricePerOutputToken: gate?.prices.perOutputToken ?? .zero,
+            contextLength: engine.contextLength, engineVersion: engine.engineVersion, free: gate == nil,
+            hpke: .init(
+                suite: BodyEncryption.suiteName,
+                publicKey: encryptionKey.publicKey.rawRepresentation.base64EncodedString()))
+        let list = CompletionResponses.ModelList(data: [
+            CompletionResponses.ModelEntry(id: engine.modelName, agora: info)
+        ])
         return .body(status: 200, headers: ["Content-Type": "application/json"], body: CompletionResponses.json(list))
     }
 
@@ -114,13 +129,66 @@ public final class NodeService: Sendable {
 
     // MARK: Completions
 
-    /// Handles one completion request: `body` is the raw JSON, `payment` the `PAYMENT-SIGNATURE` header.
-    public func complete(_ endpoint: CompletionEndpoint, body: Data, payment: String?, resource: String) async -> NodeReply {
+    /// Handles one completion request: `body` is the raw JSON (or, with `encapsulatedKey`, its HPKE-sealed
+    /// form), `payment` the `PAYMENT-SIGNATURE` header.
+    public func complete(
+        _ endpoint: CompletionEndpoint, body: Data, payment: String?, resource: String, encapsulatedKey: String? = nil
+    ) async -> NodeReply {
         metrics.requests.increment()
         guard body.count <= configuration.maxBodyBytes else {
             metrics.refusedInvalid.increment()
-            return Self.error(413, "request body exceeds \(configuration.maxBodyBytes) bytes", type: "invalid_request_error", code: "body_too_large")
+            return Self.error(
+                413, "request body exceeds \(configuration.maxBodyBytes) bytes", type: "invalid_request_error",
+                code: "body_too_large")
         }
+        guard let encapsulatedKey else {
+            return await completePlain(endpoint, body: body, payment: payment, resource: resource)
+        }
+        let opened: (plaintext: Data, responseKey: SymmetricKey)
+        do {
+            opened = try BodyEncryption.openRequest(body, encapsulatedKey: encapsulatedKey, nodeKey: encryptionKey)
+        } catch {
+            metrics.refusedInvalid.increment()
+            return Self.error(400, error.description, type: "invalid_request_error", code: "encryption_error")
+        }
+        let reply = await completePlain(endpoint, body: opened.plaintext, payment: payment, resource: resource)
+        return Self.seal(reply, key: opened.responseKey)
+    }
+
+    /// Seals a successful answer for an encrypted request; errors stay readable (they hold no content).
+    static func seal(_ reply: NodeReply, key: SymmetricKey) -> NodeReply {
+        switch reply {
+        case .body(let status, var headers, let body) where status == 200:
+            headers["Content-Type"] = "application/octet-stream"
+            headers["Agora-HPKE"] = "sealed"
+            return .body(status: status, headers: headers, body: BodyEncryption.sealResponse(body, key: key))
+        case .body:
+            return reply
+        case .stream(var headers, let events):
+            headers["Agora-HPKE"] = "sealed"
+            let sealed = AsyncStream<Data> { continuation in
+                let task = Task {
+                    for await event in events {
+                        let text = String(decoding: event, as: UTF8.self)
+                        if text.hasPrefix("data: [DONE]") {
+                            continuation.yield(event)
+                        } else {
+                            let payload = Data(text.dropFirst("data: ".count).dropLast(2).utf8)
+                            let box = BodyEncryption.sealResponse(payload, key: key).base64EncodedString()
+                            continuation.yield(Data("data: \(box)\n\n".utf8))
+                        }
+                    }
+                    continuation.finish()
+                }
+                continuation.onTermination = { _ in task.cancel() }
+            }
+            return .stream(headers: headers, events: sealed)
+        }
+    }
+
+    private func completePlain(_ endpoint: CompletionEndpoint, body: Data, payment: String?, resource: String) async
+        -> NodeReply
+    {
         // 1. Parse the payment header first: its job id fixes the seed of a request that names none.
         var payload: X402.PaymentPayload?
         if let payment, gate != nil {
@@ -141,7 +209,8 @@ public final class NodeService: Sendable {
         } catch {
             metrics.refusedInvalid.increment()
             let status = error.code == "model_not_found" ? 404 : 400
-            return Self.error(status, error.message, type: "invalid_request_error", code: error.code, param: error.param)
+            return Self.error(
+                status, error.message, type: "invalid_request_error", code: error.code, param: error.param)
         }
         let promptTokens: Int
         do {
@@ -153,7 +222,8 @@ public final class NodeService: Sendable {
         guard promptTokens + job.maxTokens <= engine.contextLength else {
             metrics.refusedInvalid.increment()
             return Self.error(
-                400, "prompt (\(promptTokens) tokens) plus max_tokens (\(job.maxTokens)) exceeds the context of \(engine.contextLength)",
+                400,
+                "prompt (\(promptTokens) tokens) plus max_tokens (\(job.maxTokens)) exceeds the context of \(engine.contextLength)",
                 type: "invalid_request_error", code: "context_length_exceeded", param: "max_tokens")
         }
 
@@ -163,15 +233,18 @@ public final class NodeService: Sendable {
         if let gate {
             guard let payload else {
                 metrics.paymentsRequired.increment()
-                return paymentRequired(gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, now: now, reason: nil)
+                return paymentRequired(
+                    gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, now: now, reason: nil)
             }
             do {
-                voucher = try gate.accept(payload, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, now: now)
+                voucher = try gate.accept(
+                    payload, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, now: now)
                 metrics.paymentsAccepted.increment()
             } catch {
                 metrics.paymentsRefused.increment()
                 if case .ledgerUnavailable = error {
-                    return Self.error(503, error.description, type: "server_error", code: error.code, headers: ["Retry-After": "1"])
+                    return Self.error(
+                        503, error.description, type: "server_error", code: error.code, headers: ["Retry-After": "1"])
                 }
                 return paymentRequired(
                     gate, jobID: Hash256.random(), job: job, promptTokens: promptTokens, resource: resource, now: now,
@@ -185,7 +258,9 @@ public final class NodeService: Sendable {
         } catch {
             if let voucher { gate?.adjust(job: voucher.jobID, to: nil) }
             metrics.refusedOverloaded.increment()
-            return Self.error(503, "the node is busy; retry shortly", type: "server_error", code: "overloaded", headers: ["Retry-After": "1"])
+            return Self.error(
+                503, "the node is busy; retry shortly", type: "server_error", code: "overloaded",
+                headers: ["Retry-After": "1"])
         }
         let context = JobContext(
             endpoint: endpoint, jobID: jobID, job: job, voucher: voucher, promptTokens: promptTokens,
@@ -203,7 +278,9 @@ public final class NodeService: Sendable {
         var responseID: String
     }
 
-    private func parse(_ endpoint: CompletionEndpoint, body: Data, jobID: Hash256) throws(RequestError) -> (JobRequest, Bool) {
+    private func parse(_ endpoint: CompletionEndpoint, body: Data, jobID: Hash256) throws(RequestError) -> (
+        JobRequest, Bool
+    ) {
         let decoder = JSONDecoder()
         let seed = PaymentGate.seed(for: jobID)
         do {
@@ -233,7 +310,9 @@ public final class NodeService: Sendable {
     private func checkModel(_ model: String?) throws(RequestError) {
         guard let model, !model.isEmpty else { return }
         guard model == engine.modelName || model == engine.modelHash.hex else {
-            throw RequestError("model '\(model)' is not served here (this node serves '\(engine.modelName)')", param: "model", code: "model_not_found")
+            throw RequestError(
+                "model '\(model)' is not served here (this node serves '\(engine.modelName)')", param: "model",
+                code: "model_not_found")
         }
     }
 
@@ -242,7 +321,8 @@ public final class NodeService: Sendable {
         reason: PaymentError?
     ) -> NodeReply {
         var terms = gate.paymentRequired(
-            jobID: jobID, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, resource: resource, now: now)
+            jobID: jobID, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, resource: resource,
+            now: now)
         if let reason { terms.error = reason.description }
         let header = (try? X402.encodeHeader(terms)) ?? ""
         return .body(
@@ -259,7 +339,9 @@ public final class NodeService: Sendable {
         metrics.completionTokens.increment(by: Int64(outcome.completionTokens))
         var amount = Amount.zero
         if let gate, let voucher = context.voucher {
-            let cost = gate.prices.cost(inputTokens: outcome.promptTokens, outputTokens: outcome.completionTokens) ?? voucher.maxAmount
+            let cost =
+                gate.prices.cost(inputTokens: outcome.promptTokens, outputTokens: outcome.completionTokens)
+                ?? voucher.maxAmount
             amount = Amount.min(cost, voucher.maxAmount)
         }
         let receipt = JobReceipt(
@@ -342,7 +424,8 @@ public final class NodeService: Sendable {
                 try engine.complete(context.job) { piece in
                     guard !piece.isEmpty else { return }
                     continuation.yield(
-                        context.endpoint == .chat ? writer.chunk(.init(delta: .init(content: piece))) : writer.chunk(.init(text: piece)))
+                        context.endpoint == .chat
+                            ? writer.chunk(.init(delta: .init(content: piece))) : writer.chunk(.init(text: piece)))
                 }
             }
             Task {
@@ -360,7 +443,8 @@ public final class NodeService: Sendable {
                 } catch {
                     if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
                     let body = CompletionResponses.json(
-                        OpenAIErrorBody(message: "inference failed: \(error)", type: "server_error", code: "inference_failed"))
+                        OpenAIErrorBody(
+                            message: "inference failed: \(error)", type: "server_error", code: "inference_failed"))
                     continuation.yield(Data("data: ".utf8) + body + Data("\n\n".utf8))
                 }
                 continuation.yield(Data("data: [DONE]\n\n".utf8))
@@ -376,7 +460,9 @@ public final class NodeService: Sendable {
         let context: JobContext
         let modelName: String
 
-        @Sendable func chunk(_ choice: CompletionResponses.ChunkChoice, usage: Usage? = nil, receipt: JobReceipt? = nil) -> Data {
+        @Sendable func chunk(_ choice: CompletionResponses.ChunkChoice, usage: Usage? = nil, receipt: JobReceipt? = nil)
+            -> Data
+        {
             let value = CompletionResponses.Chunk(
                 id: context.responseID, object: context.endpoint == .chat ? "chat.completion.chunk" : "text_completion",
                 created: context.created, model: modelName, choices: [choice], usage: usage, agoraReceipt: receipt)

@@ -100,7 +100,8 @@ public final class PaymentGate: @unchecked Sendable {
             maxTimeoutSeconds: Int(validitySeconds), extra: terms)
         return X402.PaymentRequired(
             x402Version: X402.version, error: "payment required",
-            resource: X402.ResourceInfo(url: resource, description: "Agora inference job", mimeType: "application/json"),
+            resource: X402.ResourceInfo(
+                url: resource, description: "Agora inference job", mimeType: "application/json"),
             accepts: [requirements])
     }
 
@@ -138,7 +139,8 @@ public final class PaymentGate: @unchecked Sendable {
         let alreadyReserved = reserved.values.filter { $0.payer == voucher.payer }.reduce(UInt64(0)) {
             $0 &+ $1.amount.microUnits
         }
-        let available = Amount(microUnits: deposit.microUnits >= alreadyReserved ? deposit.microUnits - alreadyReserved : 0)
+        let available = Amount(
+            microUnits: deposit.microUnits >= alreadyReserved ? deposit.microUnits - alreadyReserved : 0)
         guard available >= voucher.maxAmount else {
             throw .insufficientDeposit(needed: voucher.maxAmount, available: available)
         }

@@ -41,6 +41,8 @@ public enum ReceiptVerifier {
         guard receipt.modelHash == voucher.modelHash else { throw .modelMismatch }
         guard receipt.inputHash == voucher.inputHash, receipt.jobID == voucher.jobID else { throw .inputMismatch }
         guard receipt.outputHash == outputHash(output) else { throw .outputMismatch }
-        guard receipt.amount <= voucher.maxAmount else { throw .amountAboveMax(amount: receipt.amount, max: voucher.maxAmount) }
+        guard receipt.amount <= voucher.maxAmount else {
+            throw .amountAboveMax(amount: receipt.amount, max: voucher.maxAmount)
+        }
     }
 }

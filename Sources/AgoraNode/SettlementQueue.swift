@@ -33,7 +33,8 @@ extension Ledger: SettlementLedger {
         for item in items {
             nonce += 1
             let transaction = Transaction.signed(
-                by: node, chainID: chainID, nonce: nonce, body: .settleJob(voucher: item.voucher, receipt: item.receipt))
+                by: node, chainID: chainID, nonce: nonce, body: .settleJob(voucher: item.voucher, receipt: item.receipt)
+            )
             transactions.append(transaction)
             jobByTransaction[transaction.id] = item.voucher.jobID
         }
@@ -42,7 +43,9 @@ extension Ledger: SettlementLedger {
         for id in outcome.accepted { results[jobByTransaction[id]!] = .some(nil) }
         for (id, error) in outcome.rejected {
             // A job settled earlier (e.g. before a crash) is done, not refused.
-            if case .jobAlreadySettled = error { results[jobByTransaction[id]!] = .some(nil) } else {
+            if case .jobAlreadySettled = error {
+                results[jobByTransaction[id]!] = .some(nil)
+            } else {
                 results[jobByTransaction[id]!] = error
             }
         }
@@ -73,7 +76,8 @@ public final class SettlementQueue: @unchecked Sendable {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO pending (job_id, voucher, receipt, created) VALUES (?, ?, ?, ?)",
                 arguments: [
-                    Data(item.voucher.jobID.bytes), Data(item.voucher.canonicalBytes), Data(item.receipt.canonicalBytes),
+                    Data(item.voucher.jobID.bytes), Data(item.voucher.canonicalBytes),
+                    Data(item.receipt.canonicalBytes),
                     Int64(Date().timeIntervalSince1970),
                 ])
         }
@@ -91,7 +95,9 @@ public final class SettlementQueue: @unchecked Sendable {
         }
     }
 
-    public var count: Int { (try? database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pending") }) ?? 0 }
+    public var count: Int {
+        (try? database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pending") }) ?? 0
+    }
 
     /// Submits everything pending in one batch; removes what the ledger settled or refused for good.
     @discardableResult

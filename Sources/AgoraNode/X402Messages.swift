@@ -91,7 +91,9 @@ public enum X402 {
     }
 
     /// Decodes a header, refusing oversized or malformed values with a clear reason.
-    public static func decodeHeader<Value: Decodable>(_ type: Value.Type, from header: String) throws(RequestError) -> Value {
+    public static func decodeHeader<Value: Decodable>(_ type: Value.Type, from header: String) throws(RequestError)
+        -> Value
+    {
         guard header.utf8.count <= 16 * 1024 else {
             throw RequestError("payment header is larger than 16 KiB", code: "invalid_payment")
         }

@@ -6,6 +6,10 @@ struct AgoraCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agora",
         abstract: "Agora: an open market for AI work, settled on a verifiable ledger.",
-        subcommands: [KeygenCommand.self, LedgerCommand.self]
+        subcommands: [
+            DemoCommand.self, KeygenCommand.self, LedgerCommand.self, NodeCommand.self, ChatCommand.self,
+            VerifyReceiptCommand.self, NodesCommand.self, ModelsCommand.self, ModelCommand.self, BenchCommand.self,
+            TokenizeCommand.self,
+        ]
     )
 }

@@ -30,7 +30,9 @@ struct LedgerBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard accounts >= 2, transactions >= 1 else { throw ValidationError("need at least 2 accounts and 1 transaction") }
+        guard accounts >= 2, transactions >= 1 else {
+            throw ValidationError("need at least 2 accounts and 1 transaction")
+        }
         let keys = (0..<accounts).map { SigningKey(deterministicLabel: "bench-\($0)") }
         printError("signing \(transactions) transfers from \(accounts) accounts…")
         let chainID = "agora-bench"
@@ -72,11 +74,13 @@ struct LedgerBenchCommand: ParsableCommand {
         var rows: [Row] = []
         for size in batch where size > 0 {
             printError("block size \(size): applying and committing \(transactions) transfers…")
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("agora-bench-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "agora-bench-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
             let sequencer = SigningKey(deterministicLabel: "bench-sequencer")
             let genesis = Genesis(
-                parameters: ChainParameters(chainID: chainID, referee: sequencer.publicKey), sequencer: sequencer.publicKey,
+                parameters: ChainParameters(chainID: chainID, referee: sequencer.publicKey),
+                sequencer: sequencer.publicKey,
                 timestamp: 0,
                 allocations: keys.map { Allocation(account: $0.publicKey, amount: Amount(microUnits: 1_000_000_000)) })
             let ledger = try Ledger.create(at: directory, genesis: genesis, sequencerKey: sequencer)
@@ -91,11 +95,15 @@ struct LedgerBenchCommand: ParsableCommand {
                 offset += slice.count
             }
             let rate = Double(signed.count) / Date().timeIntervalSince(start)
-            rows.append(Row(batch: size, transfersPerSecond: rate, ratioToRawOneCore: rate / rawOne, ratioToRawAllCores: rate / rawAll))
+            rows.append(
+                Row(
+                    batch: size, transfersPerSecond: rate, ratioToRawOneCore: rate / rawOne,
+                    ratioToRawAllCores: rate / rawAll))
         }
 
         let report = Report(
-            cores: cores, rawVerificationsPerSecondOneCore: rawOne, rawVerificationsPerSecondAllCores: rawAll, runs: rows)
+            cores: cores, rawVerificationsPerSecondOneCore: rawOne, rawVerificationsPerSecondAllCores: rawAll,
+            runs: rows)
         if format.json {
             try printJSON(report)
             return
@@ -146,7 +154,8 @@ struct LedgerStressCommand: ParsableCommand {
         } else {
             let sequencer = SigningKey(deterministicLabel: "stress-sequencer")
             let genesis = Genesis(
-                parameters: ChainParameters(chainID: "agora-stress", referee: sequencer.publicKey, unbondingDelayBlocks: 3),
+                parameters: ChainParameters(
+                    chainID: "agora-stress", referee: sequencer.publicKey, unbondingDelayBlocks: 3),
                 sequencer: sequencer.publicKey, timestamp: 0,
                 allocations: keys.map { Allocation(account: $0.publicKey, amount: Amount(microUnits: 1_000_000_000)) })
             ledger = try Ledger.create(at: location.url, genesis: genesis, sequencerKey: sequencer)
@@ -163,8 +172,10 @@ struct LedgerStressCommand: ParsableCommand {
                 let body: TransactionBody =
                     generator.next() % 5 == 0
                     ? .stake(amount: Amount(microUnits: 1 + generator.next() % 1_000))
-                    : .transfer(to: keys[recipient].publicKey, amount: Amount(microUnits: 1 + generator.next() % 10_000))
-                batchTransactions.append(Transaction.signed(by: keys[sender], chainID: ledger.chainID, nonce: nonce + 1, body: body))
+                    : .transfer(
+                        to: keys[recipient].publicKey, amount: Amount(microUnits: 1 + generator.next() % 10_000))
+                batchTransactions.append(
+                    Transaction.signed(by: keys[sender], chainID: ledger.chainID, nonce: nonce + 1, body: body))
             }
             let outcome = try ledger.produceBlock(batchTransactions)
             if let block = outcome.block {

@@ -10,7 +10,8 @@ struct LedgerShowCommand: ParsableCommand {
         subcommands: [ShowAccount.self, ShowBlock.self, ShowTransaction.self, ShowTotals.self])
 
     struct ShowAccount: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "account", abstract: "An account's money and nonce.")
+        static let configuration = CommandConfiguration(
+            commandName: "account", abstract: "An account's money and nonce.")
         @OptionGroup var location: LedgerLocation
         @OptionGroup var format: OutputFormat
         @Argument(help: "Address.") var address: String
@@ -36,7 +37,8 @@ struct LedgerShowCommand: ParsableCommand {
     }
 
     struct ShowBlock: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "block", abstract: "A block header and its transactions.")
+        static let configuration = CommandConfiguration(
+            commandName: "block", abstract: "A block header and its transactions.")
         @OptionGroup var location: LedgerLocation
         @OptionGroup var format: OutputFormat
         @Argument(help: "Height (default: the head).") var height: UInt64?
@@ -44,12 +46,15 @@ struct LedgerShowCommand: ParsableCommand {
         func run() throws {
             let ledger = try location.open()
             let target = height ?? ledger.head.header.height
-            guard let block = try ledger.block(height: target) else { throw ValidationError("no block at height \(target)") }
+            guard let block = try ledger.block(height: target) else {
+                throw ValidationError("no block at height \(target)")
+            }
             let transactions = try ledger.transactions(inBlock: target)
             if format.json {
                 try printJSON(
-                    BlockView(hash: block.hash, header: block.header, signature: block.signature,
-                              transactions: transactions.map { TransactionView($0) }))
+                    BlockView(
+                        hash: block.hash, header: block.header, signature: block.signature,
+                        transactions: transactions.map { TransactionView($0) }))
             } else {
                 let header = block.header
                 print("block       \(header.height)  \(block.hash)")
@@ -58,7 +63,9 @@ struct LedgerShowCommand: ParsableCommand {
                 print("time        \(header.timestamp) ms")
                 print("txs         \(header.transactionCount)")
                 for transaction in transactions {
-                    print("  \(transaction.id.short)…  \(transaction.body.kind)  from \(transaction.sender)  nonce \(transaction.nonce)")
+                    print(
+                        "  \(transaction.id.short)…  \(transaction.body.kind)  from \(transaction.sender)  nonce \(transaction.nonce)"
+                    )
                 }
             }
         }
@@ -79,7 +86,9 @@ struct LedgerShowCommand: ParsableCommand {
 
         func run() throws {
             let txID = try parseHash(id, what: "transaction id")
-            guard let found = try location.open().transaction(txID) else { throw ValidationError("no transaction \(id)") }
+            guard let found = try location.open().transaction(txID) else {
+                throw ValidationError("no transaction \(id)")
+            }
             let view = TransactionView(found.transaction, height: found.height, position: found.position)
             if format.json {
                 try printJSON(view)
@@ -123,7 +132,8 @@ struct LedgerShowCommand: ParsableCommand {
             let totals = try ledger.totals()
             let head = ledger.head
             if format.json {
-                try printJSON(TotalsView(chainID: ledger.chainID, height: head.header.height, head: head.hash, totals: totals))
+                try printJSON(
+                    TotalsView(chainID: ledger.chainID, height: head.header.height, head: head.hash, totals: totals))
             } else {
                 print("chain   \(ledger.chainID)")
                 print("height  \(head.header.height)  \(head.hash)")
@@ -165,7 +175,9 @@ struct LedgerVerifyCommand: ParsableCommand {
             }
         } catch let failure as VerificationFailure {
             if format.json {
-                try printJSON(VerifyView(ok: false, report: nil, failure: FailureView(height: failure.height, reason: failure.reason)))
+                try printJSON(
+                    VerifyView(
+                        ok: false, report: nil, failure: FailureView(height: failure.height, reason: failure.reason)))
             } else {
                 printError("FAILED at block \(failure.height): \(failure.reason)")
             }

@@ -15,7 +15,8 @@ struct TransactionOptions: ParsableArguments {
         let ledger = try location.open()
         let signer = try KeyFileStore.load(URL(fileURLWithPath: key))
         let nonce = try ledger.account(signer.publicKey).nonce + 1
-        let transaction = Transaction.signed(by: signer, chainID: ledger.chainID, nonce: nonce, body: try makeBody(ledger))
+        let transaction = Transaction.signed(
+            by: signer, chainID: ledger.chainID, nonce: nonce, body: try makeBody(ledger))
         let outcome = try ledger.produceBlock([transaction])
         if let refusal = outcome.rejected.first {
             if format.json {
@@ -28,7 +29,10 @@ struct TransactionOptions: ParsableArguments {
         let height = outcome.block?.header.height ?? 0
         if format.json {
             try printJSON(
-                ["status": "committed", "transaction": transaction.id.hex, "height": String(height), "kind": transaction.body.kind])
+                [
+                    "status": "committed", "transaction": transaction.id.hex, "height": String(height),
+                    "kind": transaction.body.kind,
+                ])
         } else {
             print("\(transaction.body.kind) committed in block \(height): tx \(transaction.id)")
         }
@@ -85,7 +89,8 @@ struct StakeCommand: ParsableCommand {
 
 struct UnstakeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "unstake", abstract: "Start unbonding stake (released after the unbonding delay; slashable until then).")
+        commandName: "unstake",
+        abstract: "Start unbonding stake (released after the unbonding delay; slashable until then).")
     @OptionGroup var options: TransactionOptions
     @Option(help: "Amount.") var amount: String
 
@@ -143,7 +148,8 @@ struct RegisterModelCommand: ParsableCommand {
         try options.submit { _ in
             .registerModel(
                 ModelRegistration(
-                    modelHash: modelHash, name: name, royaltyBasisPoints: royaltyBps, shares: shares, datasets: datasets))
+                    modelHash: modelHash, name: name, royaltyBasisPoints: royaltyBps, shares: shares, datasets: datasets
+                ))
         }
     }
 }
@@ -161,7 +167,9 @@ struct RegisterDatasetCommand: ParsableCommand {
         let explicitShares = try parseShares(share)
         let signer = try KeyFileStore.load(URL(fileURLWithPath: options.key))
         let shares = explicitShares.isEmpty ? [Share(holder: signer.publicKey, basisPoints: 10_000)] : explicitShares
-        try options.submit { _ in .registerDataset(DatasetRegistration(datasetHash: datasetHash, name: name, shares: shares)) }
+        try options.submit { _ in
+            .registerDataset(DatasetRegistration(datasetHash: datasetHash, name: name, shares: shares))
+        }
     }
 }
 

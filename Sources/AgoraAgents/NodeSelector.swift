@@ -1,0 +1,85 @@
+import AgoraCore
+import AgoraLedger
+import Foundation
+
+/// A node as the market sees it: what it announced, what it staked, how it has behaved.
+public struct NodeListing: Sendable, Equatable {
+    public var key: PublicKey
+    public var record: NodeRecord
+    public var stake: Amount
+
+    public var endpoint: String { record.registration.endpoint }
+    public var pricePerInputToken: Amount { record.registration.pricePerInputToken }
+    public var pricePerOutputToken: Amount { record.registration.pricePerOutputToken }
+}
+
+/// Why a node was or was not chosen: printed by `--explain`.
+public struct SelectionExplanation: Sendable, Equatable {
+    public var node: PublicKey
+    public var eligible: Bool
+    public var score: Double
+    public var reasons: [String]
+}
+
+/// Chooses nodes for a model: only nodes that serve it and hold at least the chain's minimum stake are
+/// eligible; among them the score prefers a low price, a large stake and a clean record (each lost challenge
+/// costs more than any price difference). Deterministic for the same ledger state, and explainable.
+public struct NodeSelector: Sendable {
+    public var minimumStake: Amount
+    /// Expected prompt/output mix used to compare prices.
+    public var expectedInputTokens: Int
+    public var expectedOutputTokens: Int
+
+    public init(minimumStake: Amount, expectedInputTokens: Int = 40, expectedOutputTokens: Int = 60) {
+        self.minimumStake = minimumStake
+        self.expectedInputTokens = expectedInputTokens
+        self.expectedOutputTokens = expectedOutputTokens
+    }
+
+    /// Listings from the ledger, optionally for one model.
+    public static func listings(from ledger: Ledger, model: Hash256? = nil) throws -> [NodeListing] {
+        try ledger.nodes().compactMap { entry in
+            if let model, !entry.record.registration.models.contains(model) { return nil }
+            return NodeListing(key: entry.key, record: entry.record, stake: try ledger.account(entry.key).stake)
+        }
+    }
+
+    public func explain(_ listings: [NodeListing], maxPricePerJob: Amount? = nil) -> [SelectionExplanation] {
+        listings.map { listing in
+            var reasons: [String] = []
+            var eligible = true
+            if listing.stake < minimumStake {
+                eligible = false
+                reasons.append("stake \(listing.stake) below the minimum \(minimumStake)")
+            }
+            let price =
+                Double(listing.pricePerInputToken.microUnits) * Double(expectedInputTokens)
+                + Double(listing.pricePerOutputToken.microUnits) * Double(expectedOutputTokens)
+            if let maxPricePerJob, price > Double(maxPricePerJob.microUnits) {
+                eligible = false
+                reasons.append("expected price \(Int(price)) µ above the budget \(maxPricePerJob.microUnits) µ")
+            }
+            let stakeAGR = Double(listing.stake.microUnits) / 1_000_000
+            let jobs = Double(listing.record.jobsSettled)
+            let lost = Double(listing.record.challengesLost)
+            // Price in µ per expected job, discounted by stake (log scale) and by a settled history, and
+            // heavily penalized per lost challenge.
+            let score = -price / (1 + log10(1 + stakeAGR)) + log10(1 + jobs) - 1_000 * lost
+            reasons.append(
+                "price ≈ \(Int(price)) µ/job, stake \(listing.stake), \(listing.record.jobsSettled) jobs settled, "
+                    + "\(listing.record.challengesLost) challenges lost")
+            return SelectionExplanation(node: listing.key, eligible: eligible, score: score, reasons: reasons)
+        }
+        .sorted { a, b in
+            if a.eligible != b.eligible { return a.eligible }
+            if a.score != b.score { return a.score > b.score }
+            return a.node < b.node
+        }
+    }
+
+    /// The eligible nodes, best first.
+    public func rank(_ listings: [NodeListing], maxPricePerJob: Amount? = nil) -> [NodeListing] {
+        let byKey = Dictionary(uniqueKeysWithValues: listings.map { ($0.key, $0) })
+        return explain(listings, maxPricePerJob: maxPricePerJob).filter(\.eligible).compactMap { byKey[$0.node] }
+    }
+}

@@ -1,0 +1,54 @@
+import AgoraCore
+import AgoraInference
+import Crypto
+import Foundation
+
+/// The node's engine: a GGUF model loaded once (memory-mapped) with `AgoraInference`, named by the SHA-256 of
+/// its file. Jobs run one at a time on the engine (it serializes them), each from an empty KV cache, so a
+/// job's output never depends on what else the node is serving.
+public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable {
+    public let engine: InferenceEngine
+    public let modelName: String
+    public let modelHash: Hash256
+    public var engineVersion: String { "agora-\(AgoraInferenceVersion.engine)/k\(AgoraInferenceVersion.kernels)" }
+    public var contextLength: Int { engine.contextLength }
+
+    public init(modelURL: URL, threads: Int) throws {
+        engine = try InferenceEngine(modelURL: modelURL, options: EngineOptions(threads: max(1, threads)))
+        modelHash = try Self.sha256(of: modelURL)
+        let stem = modelURL.deletingPathExtension().lastPathComponent
+        // "SmolLM2-135M-Instruct.Q4_1" → "SmolLM2-135M-Instruct": clients name the model, not the file.
+        modelName = stem.split(separator: ".").first.map(String.init) ?? stem
+    }
+
+    /// SHA-256 of a file, streamed in 8 MiB chunks.
+    public static func sha256(of url: URL) throws -> Hash256 {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 8 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return Hash256(bytes: Array(hasher.finalize()))!
+    }
+
+    func generationRequest(_ request: JobRequest) -> GenerationRequest {
+        let input: GenerationRequest.Input
+        switch request.input {
+        case .chat(let messages): input = .messages(messages.map { ChatMessage(role: $0.role, content: $0.content) })
+        case .text(let prompt): input = .prompt(prompt)
+        }
+        return GenerationRequest(
+            input: input, maxTokens: request.maxTokens, temperature: request.temperature, topP: request.topP,
+            topK: request.topK, seed: request.seed, stop: request.stop)
+    }
+
+    public func promptTokenCount(_ request: JobRequest) throws -> Int {
+        try engine.promptTokens(for: generationRequest(request).input).count
+    }
+
+    public func complete(_ request: JobRequest, onText: @Sendable (String) -> Void) throws -> CompletionOutcome {
+        let result = try engine.generate(generationRequest(request)) { chunk in onText(chunk.text) }
+        return CompletionOutcome(
+            text: result.text, promptTokens: result.promptTokenCount, completionTokens: result.completionTokenCount,
+            finishReason: result.finishReason.rawValue)
+    }
+}

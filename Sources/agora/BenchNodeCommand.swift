@@ -1,0 +1,144 @@
+import AgoraCore
+import AgoraInference
+import AgoraLedger
+import AgoraNode
+import ArgumentParser
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `agora bench node`: what paying per request costs, measured against the same node serving for free.
+struct BenchNodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Requests/s and p50/p99 latency of a short completion, free vs paid, and the payment overhead.")
+
+    @Option(help: "GGUF model (default: the default model).") var model: String?
+    @Option(help: "Requests per mode.") var requests: Int = 20
+    @Option(help: "Tokens generated per request.") var tokens: Int = 32
+    @Option(help: "Engine threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var format: OutputFormat
+
+    struct ModeResult: Encodable {
+        var mode: String
+        var requestsPerSecond: Double
+        var p50Milliseconds: Double
+        var p99Milliseconds: Double
+    }
+
+    struct Report: Encodable {
+        var tokensPerRequest: Int
+        var free: ModeResult
+        var paid: ModeResult
+        var overheadMilliseconds: Double
+        var overheadPercent: Double
+        var settledJobs: Int
+    }
+
+    func run() async throws {
+        let engine = try LocalCompletionEngine(modelURL: try resolveModel(model), threads: threads)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "agora-bench-node-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let sequencer = SigningKey(deterministicLabel: "bench-node-sequencer")
+        let agent = SigningKey(deterministicLabel: "bench-node-agent")
+        let nodeKey = SigningKey(deterministicLabel: "bench-node")
+        let genesis = Genesis(
+            parameters: ChainParameters(chainID: "agora-bench-node", referee: sequencer.publicKey),
+            sequencer: sequencer.publicKey, timestamp: UInt64(Date().timeIntervalSince1970 * 1000),
+            allocations: [Allocation(account: agent.publicKey, amount: Amount(microUnits: 1_000_000_000))])
+        let ledger = try Ledger.create(
+            at: directory.appendingPathComponent("ledger"), genesis: genesis, sequencerKey: sequencer)
+        _ = try ledger.produceBlock([
+            Transaction.signed(
+                by: agent, chainID: genesis.chainID, nonce: 1, body: .deposit(amount: Amount(microUnits: 500_000_000)))
+        ])
+        let gate = PaymentGate(
+            node: nodeKey,
+            prices: NodePrices(perInputToken: Amount(microUnits: 1), perOutputToken: Amount(microUnits: 2)),
+            ledger: ledger)
+        let service = NodeService(
+            engine: engine, key: nodeKey, configuration: .init(limits: RequestLimits(maxTokens: max(tokens, 1))),
+            gate: gate,
+            settlements: try SettlementQueue(path: directory.appendingPathComponent("settlements.sqlite").path))
+        let freeService = NodeService(
+            engine: engine, key: nodeKey,
+            configuration: .init(free: true, limits: RequestLimits(maxTokens: max(tokens, 1))),
+            gate: nil, settlements: nil)
+
+        let paidServer = try await RunningNodeServer.start(NodeHTTPServer(service: service, port: 0))
+        let freeServer = try await RunningNodeServer.start(NodeHTTPServer(service: freeService, port: 0))
+        let paidPort = paidServer.port
+        let freePort = freeServer.port
+        let request = ChatCompletionRequest(
+            messages: [OpenAIMessage(role: "user", content: "Write a short poem about the sea.")], maxTokens: tokens,
+            temperature: 0)
+        let body = try JSONEncoder().encode(request)
+        let client = NodeClient(
+            baseURL: URL(string: "http://127.0.0.1:\(paidPort)")!, wallet: agent,
+            maxPerJob: Amount(microUnits: 1_000_000))
+
+        printError("warming up…")
+        _ = try await postFree(port: freePort, body: body)
+        _ = try await client.chat(request)
+        var freeTimes: [Double] = []
+        var paidTimes: [Double] = []
+        // Interleaved, so both modes see the same machine conditions.
+        for index in 0..<requests {
+            let start = Date()
+            _ = try await postFree(port: freePort, body: body)
+            freeTimes.append(Date().timeIntervalSince(start))
+            let paidStart = Date()
+            _ = try await client.chat(request)
+            paidTimes.append(Date().timeIntervalSince(paidStart))
+            printError("request \(index + 1)/\(requests)")
+        }
+        let report = try service.flushSettlements(to: ledger)
+        await paidServer.stop()
+        await freeServer.stop()
+        let free = summarize("free", freeTimes)
+        let paid = summarize("paid", paidTimes)
+        let overhead = paid.p50Milliseconds - free.p50Milliseconds
+        let result = Report(
+            tokensPerRequest: tokens, free: free, paid: paid, overheadMilliseconds: overhead,
+            overheadPercent: overhead / free.p50Milliseconds * 100, settledJobs: report.settled)
+        if format.json {
+            try printJSON(result)
+            return
+        }
+        var table = TextTable(header: ["mode", "requests/s", "p50 ms", "p99 ms"])
+        for mode in [free, paid] {
+            table.rows.append([
+                mode.mode, String(format: "%.2f", mode.requestsPerSecond), String(format: "%.1f", mode.p50Milliseconds),
+                String(format: "%.1f", mode.p99Milliseconds),
+            ])
+        }
+        print(table.render())
+        print(
+            String(
+                format: "payment overhead per request: %.2f ms (%.2f %% of a %d-token job); %d jobs settled", overhead,
+                result.overheadPercent, tokens, report.settled))
+    }
+
+    private func summarize(_ mode: String, _ times: [Double]) -> ModeResult {
+        let sorted = times.sorted()
+        func percentile(_ p: Double) -> Double {
+            sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p + 0.5))] * 1000
+        }
+        return ModeResult(
+            mode: mode, requestsPerSecond: Double(times.count) / times.reduce(0, +), p50Milliseconds: percentile(0.5),
+            p99Milliseconds: percentile(0.99))
+    }
+
+    private func postFree(port: Int, body: Data) async throws -> Data {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/chat/completions")!)
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        guard (response as? HTTPURLResponse)?.statusCode == 200 else { throw ValidationError("free request failed") }
+        return data
+    }
+}

@@ -1,0 +1,91 @@
+import AgoraCore
+import AgoraLedger
+import AgoraNode
+import ArgumentParser
+import Foundation
+
+/// `agora chat`: one paid (or free) chat completion from a node, with the receipt checked.
+struct ChatCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Ask a node a question, paying per request with a signed voucher; verifies the node's receipt.")
+
+    @Option(help: "Node URL.") var node: String = "http://127.0.0.1:8080"
+    @Option(help: "Agent key file (the wallet whose deposit pays).") var key: String = "agora.key"
+    @Option(help: "Most to pay for this job.") var budget: String = "1"
+    @Option(help: "Maximum tokens to generate.") var maxTokens: Int = 128
+    @Option(help: "Sampling temperature (0 = greedy).") var temperature: Double = 0
+    @Option(help: "Sampling seed.") var seed: UInt64?
+    @Option(help: "Write the signed receipt to this file.") var saveReceipt: String?
+    @OptionGroup var format: OutputFormat
+    @Argument(help: "The prompt.") var prompt: String
+
+    func run() async throws {
+        guard let url = URL(string: node) else { throw ValidationError("--node is not a URL") }
+        let wallet = try KeyFileStore.load(URL(fileURLWithPath: key))
+        let client = NodeClient(baseURL: url, wallet: wallet, maxPerJob: try parseAmount(budget))
+        let result = try await client.chat(
+            ChatCompletionRequest(
+                messages: [OpenAIMessage(role: "user", content: prompt)], maxTokens: maxTokens,
+                temperature: temperature,
+                seed: seed))
+        if let saveReceipt {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(result.receipt).write(to: URL(fileURLWithPath: saveReceipt))
+        }
+        if format.json {
+            try printJSON(ChatView(text: result.text, receipt: result.receipt, voucher: result.voucher))
+        } else {
+            print(result.text)
+            printError(
+                "paid \(result.receipt.amount) for \(result.receipt.inputTokens)+\(result.receipt.outputTokens) tokens; "
+                    + "receipt verified (job \(result.receipt.jobID.short)…)")
+        }
+    }
+
+    struct ChatView: Encodable {
+        var text: String
+        var receipt: JobReceipt
+        var voucher: Voucher?
+    }
+}
+
+/// `agora verify RECEIPT.json`: checks a receipt offline.
+struct VerifyReceiptCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check a job receipt offline: the node's signature, and optionally the output it names.")
+
+    @Argument(help: "Receipt JSON file.") var receipt: String
+    @Option(help: "A file holding the output text the receipt should name.") var output: String?
+    @OptionGroup var format: OutputFormat
+
+    func run() throws {
+        let decoded = try JSONDecoder().decode(JobReceipt.self, from: Data(contentsOf: URL(fileURLWithPath: receipt)))
+        var problems: [String] = []
+        do { try ReceiptVerifier.verify(decoded) } catch { problems.append(error.description) }
+        if let output {
+            let text = try String(contentsOf: URL(fileURLWithPath: output), encoding: .utf8)
+            if ReceiptVerifier.outputHash(text) != decoded.outputHash {
+                problems.append("the output does not match the receipt")
+            }
+        }
+        if format.json {
+            try printJSON(VerifyView(valid: problems.isEmpty, problems: problems, receipt: decoded))
+        } else if problems.isEmpty {
+            print("valid receipt: job \(decoded.jobID) by node \(decoded.node)")
+            print(
+                "model \(decoded.modelHash), \(decoded.inputTokens)+\(decoded.outputTokens) tokens, \(decoded.amount)")
+        } else {
+            for problem in problems { printError("INVALID: \(problem)") }
+        }
+        if !problems.isEmpty { throw ExitCode.failure }
+    }
+
+    struct VerifyView: Encodable {
+        var valid: Bool
+        var problems: [String]
+        var receipt: JobReceipt
+    }
+}

@@ -1,0 +1,226 @@
+import AgoraAgents
+import AgoraCore
+import AgoraLedger
+import AgoraNode
+import ArgumentParser
+import Foundation
+
+/// `agora demo`: the whole market on loopback, nothing to configure.
+///
+/// Genesis and a sequencer; a model author and co-author who register the default model with a royalty;
+/// three nodes that stake and serve it over HTTP for pay — one of them dishonest on a fraction of jobs; an
+/// agent with a budget that hires them for real prompts, verifies every receipt, audits a fraction of jobs by
+/// re-running them on another node, and challenges mismatches; a referee that re-executes disputed jobs and
+/// gets the cheater slashed. It ends with a table and a full verification of the chain it leaves in
+/// `./agora-data`, and exits non-zero if the cheater was not caught or the chain does not verify.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract:
+            "Run a whole local market on loopback: nodes, a dishonest node, an agent that pays and audits, slashing.")
+
+    @Option(help: "Where the demo writes its chain and keys (replaced on each run).") var data: String = "agora-data"
+    @Option(help: "Number of jobs the agent runs.") var jobs: Int = 12
+    @Option(help: "Fraction of jobs the agent audits.") var auditRate: Double = 0.5
+    @Option(help: "Fraction of jobs the dishonest node cheats on.") var cheatRate: Double = 0.5
+    @Option(help: "Seed for the agent's choices and the cheater's.") var seed: UInt64 = 7
+    @Option(help: "Tokens per answer, at most.") var maxTokens: Int = 32
+    @Option(help: "GGUF model (default: the default model, fetched on first run).") var model: String?
+    @Option(help: "Engine threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    static let prompts = [
+        "What is the capital of France?", "Give me three tips for staying focused.", "What is photosynthesis?",
+        "Write a haiku about the sea.", "Why is the sky blue?", "Name three prime numbers.",
+        "How do bees make honey?", "What is a black hole?", "Suggest a name for a cat.", "What does a CPU do?",
+        "Explain gravity to a child.", "What is the boiling point of water?",
+    ]
+
+    struct Participant {
+        var name: String
+        var key: SigningKey
+        var honest: Bool
+        var service: NodeService
+        var server: RunningNodeServer
+        var endpoint: String
+        var stakeBefore: Amount
+    }
+
+    func run() async throws {
+        let root = URL(fileURLWithPath: data)
+        try? FileManager.default.removeItem(at: root)
+        let keys = root.appendingPathComponent("keys")
+        try FileManager.default.createDirectory(at: keys, withIntermediateDirectories: true)
+        func makeKey(_ name: String) throws -> SigningKey {
+            let key = SigningKey()
+            try KeyFileStore.write(key, to: keys.appendingPathComponent("\(name).key"))
+            return key
+        }
+        let sequencer = try makeKey("sequencer")
+        let author = try makeKey("author")
+        let coauthor = try makeKey("coauthor")
+        let agent = try makeKey("agent")
+        let nodeKeys = try ["node-a", "node-b", "node-c"].map { try makeKey($0) }
+
+        step("loading the model")
+        let engine = try LocalCompletionEngine(modelURL: try resolveModel(model), threads: threads)
+        print("model   \(engine.modelName)  sha256 \(engine.modelHash.short)…  engine \(engine.engineVersion)")
+
+        step("genesis and registrations")
+        let agr = { (whole: UInt64) in Amount(microUnits: whole * Amount.microUnitsPerAGR) }
+        let genesis = Genesis(
+            parameters: ChainParameters(chainID: "agora-demo", referee: sequencer.publicKey, challengeBond: agr(1)),
+            sequencer: sequencer.publicKey, timestamp: UInt64(Date().timeIntervalSince1970 * 1000),
+            allocations: [
+                Allocation(account: author.publicKey, amount: agr(100)),
+                Allocation(account: coauthor.publicKey, amount: agr(100)),
+                Allocation(account: agent.publicKey, amount: agr(500)),
+            ] + nodeKeys.map { Allocation(account: $0.publicKey, amount: agr(1_000)) })
+        let ledger = try Ledger.create(
+            at: root.appendingPathComponent("ledger"), genesis: genesis, sequencerKey: sequencer)
+        let prices = [
+            NodePrices(perInputToken: Amount(microUnits: 5), perOutputToken: Amount(microUnits: 20)),
+            NodePrices(perInputToken: Amount(microUnits: 6), perOutputToken: Amount(microUnits: 18)),
+            NodePrices(perInputToken: Amount(microUnits: 4), perOutputToken: Amount(microUnits: 15)),
+        ]
+        var participants: [Participant] = []
+        var setup: [Transaction] = [
+            Transaction.signed(
+                by: author, chainID: genesis.chainID, nonce: 1,
+                body: .registerModel(
+                    ModelRegistration(
+                        modelHash: engine.modelHash, name: engine.modelName, royaltyBasisPoints: 1_000,
+                        shares: [
+                            Share(holder: author.publicKey, basisPoints: 7_000),
+                            Share(holder: coauthor.publicKey, basisPoints: 3_000),
+                        ]))),
+            Transaction.signed(by: agent, chainID: genesis.chainID, nonce: 1, body: .deposit(amount: agr(20))),
+        ]
+        for (index, key) in nodeKeys.enumerated() {
+            let honest = index < 2
+            let nodeEngine: any CompletionEngine =
+                honest ? engine : CheatingEngine(honest: engine, cheatRate: cheatRate, salt: seed)
+            let service = NodeService(
+                engine: nodeEngine, key: key, configuration: .init(limits: RequestLimits(maxTokens: max(maxTokens, 1))),
+                gate: PaymentGate(node: key, prices: prices[index], ledger: ledger),
+                settlements: try SettlementQueue(
+                    path: root.appendingPathComponent("node-\(index)-settlements.sqlite").path))
+            let server = try await RunningNodeServer.start(NodeHTTPServer(service: service, port: 0))
+            let endpoint = "http://127.0.0.1:\(server.port)"
+            setup.append(
+                Transaction.signed(by: key, chainID: genesis.chainID, nonce: 1, body: .stake(amount: agr(200))))
+            setup.append(
+                Transaction.signed(
+                    by: key, chainID: genesis.chainID, nonce: 2,
+                    body: .registerNode(
+                        NodeRegistration(
+                            endpoint: endpoint, models: [engine.modelHash],
+                            pricePerInputToken: prices[index].perInputToken,
+                            pricePerOutputToken: prices[index].perOutputToken))))
+            participants.append(
+                Participant(
+                    name: ["node-a", "node-b", "node-c"][index], key: key, honest: honest, service: service,
+                    server: server,
+                    endpoint: endpoint, stakeBefore: agr(200)))
+        }
+        let outcome = try ledger.produceBlock(setup)
+        guard outcome.rejected.isEmpty else { throw ValidationError("setup refused: \(outcome.rejected[0].error)") }
+        for participant in participants {
+            print(
+                "\(participant.name)  \(participant.endpoint)  stake 200 AGR\(participant.honest ? "" : "  (dishonest on \(Int(cheatRate * 100)) % of jobs)")"
+            )
+        }
+        print("model   royalty 10 %: 70 % author, 30 % co-author")
+        print("agent   deposit 20 AGR, budget 5 AGR, audits \(Int(auditRate * 100)) % of jobs")
+
+        step("the agent hires the market for \(jobs) jobs")
+        let referee = Referee(key: sequencer, engine: engine)
+        let agentRuntime = MarketAgent(
+            wallet: agent, ledger: ledger, model: engine.modelHash, budget: agr(5), auditRate: auditRate, seed: seed,
+            localEngine: engine)
+        let name = { (key: PublicKey) in participants.first { $0.key.publicKey == key }?.name ?? "?" }
+        var caughtAtJob: Int?
+        var jobTokens = 0
+        var auditTokens = 0
+        let started = Date()
+        for index in 0..<max(jobs, 0) {
+            let prompt = Self.prompts[index % Self.prompts.count]
+            let hired = try await agentRuntime.hire(prompt: prompt, maxTokens: maxTokens)
+            jobTokens += Int(hired.receipt.outputTokens)
+            let answer = hired.result.text.replacingOccurrences(of: "\n", with: " ")
+            print("[\(index + 1)] \(name(hired.node)): \(prompt)")
+            print("     → \(answer.prefix(100))\(answer.count > 100 ? "…" : "")")
+            print("     paid \(hired.receipt.amount); receipt verified")
+            if agentRuntime.shouldAudit() {
+                let before = agentRuntime.jobs.count
+                let audit = try await agentRuntime.audit(hired)
+                if agentRuntime.jobs.count > before { auditTokens += Int(agentRuntime.jobs.last!.receipt.outputTokens) }
+                print(
+                    "     audit by \(audit.auditor): \(audit.matched ? "outputs match" : "MISMATCH — challenge queued")"
+                )
+            }
+            // Nodes settle their batches; the agent files challenges on settled jobs; the referee rules.
+            for participant in participants { try participant.service.flushSettlements(to: ledger) }
+            for challenge in try agentRuntime.fileSettledChallenges() {
+                let verdict = try referee.resolve(jobID: challenge.jobID, revealed: challenge.revealed, on: ledger)
+                let accused = name(challenge.accused)
+                print(
+                    "     challenge against \(accused): referee re-ran the job → \(verdict.nodeAtFault ? "node at fault, slashed" : "no merit")"
+                )
+                if verdict.nodeAtFault, accused == "node-c", caughtAtJob == nil { caughtAtJob = index + 1 }
+            }
+        }
+        let seconds = Date().timeIntervalSince(started)
+        for participant in participants { await participant.server.stop() }
+
+        step("results")
+        var table = TextTable(header: [
+            "node", "honest", "jobs", "tokens", "earned", "stake before", "stake after", "challenges lost",
+        ])
+        for participant in participants {
+            let record = try ledger.node(participant.key.publicKey)
+            table.rows.append([
+                participant.name, participant.honest ? "yes" : "no", String(record?.jobsSettled ?? 0),
+                String(record?.tokensServed ?? 0), (record?.earned ?? .zero).description,
+                participant.stakeBefore.description,
+                try ledger.account(participant.key.publicKey).stake.description, String(record?.challengesLost ?? 0),
+            ])
+        }
+        print(table.render())
+        let modelRecord = try ledger.model(engine.modelHash)
+        print("\nroyalties  \(modelRecord?.royaltiesPaid ?? .zero) over \(modelRecord?.jobs ?? 0) jobs")
+        print("  author     balance \(try ledger.account(author.publicKey).balance)")
+        print("  co-author  balance \(try ledger.account(coauthor.publicKey).balance)")
+        print(
+            "agent      spent \(agentRuntime.spent) of its 5 AGR budget on \(agentRuntime.jobs.count) jobs (\(agentRuntime.audits.count) audits)"
+        )
+        print("challenges filed \(agentRuntime.filedChallenges.count); burnt \(try ledger.totals().burnt)")
+        let marketRate = Double(jobTokens) / seconds
+        print(
+            String(
+                format: "market     %.2f jobs/s, %.1f generated tokens/s (audits add %d tokens, %.0f %% of job tokens)",
+                Double(jobs) / seconds, marketRate, auditTokens,
+                jobTokens > 0 ? Double(auditTokens) * 100 / Double(jobTokens) : 0))
+        if let caughtAtJob {
+            let share = 1.0 / Double(participants.count)
+            print(
+                String(
+                    format: "cheater    caught at job %d (expected about 1/(share × cheat × audit) = %.1f jobs)",
+                    caughtAtJob, 1 / (share * cheatRate * auditRate)))
+        } else {
+            print("cheater    not caught")
+        }
+        print("chain      height \(ledger.head.header.height)")
+
+        step("verifying the whole chain from genesis")
+        let verification = try ChainVerifier(directory: ledger.directory).verify()
+        print(
+            "OK: \(verification.blocks) blocks, \(verification.transactions) transactions, supply \(verification.supply) conserved (burnt \(verification.burnt))"
+        )
+        if cheatRate > 0, auditRate > 0, caughtAtJob == nil {
+            printError("the dishonest node was not caught")
+            throw ExitCode.failure
+        }
+    }
+
+    private func step(_ title: String) { print("\n== \(title)") }
+}

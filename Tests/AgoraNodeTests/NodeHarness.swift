@@ -1,0 +1,99 @@
+import AgoraCore
+import AgoraInference
+import AgoraLedger
+import AgoraNode
+import Foundation
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// The default model, loaded once for all node tests (memory-mapped, shared).
+enum SharedEngine {
+    static let engine: LocalCompletionEngine = {
+        do {
+            let url = try ModelStore().modelURL(.smolLM2)
+            return try LocalCompletionEngine(modelURL: url, threads: 2)
+        } catch {
+            fatalError("the default model could not be loaded for the node tests: \(error)")
+        }
+    }()
+}
+
+/// A running node on a loopback port, with a real ledger in a temporary directory.
+final class NodeHarness: @unchecked Sendable {
+    let ledger: Ledger
+    let nodeKey = SigningKey(deterministicLabel: "harness-node")
+    let agent = SigningKey(deterministicLabel: "harness-agent")
+    let sequencer = SigningKey(deterministicLabel: "harness-sequencer")
+    let directory: URL
+    private(set) var service: NodeService!
+    private(set) var port = 0
+    private var server: RunningNodeServer?
+
+    static let prices = NodePrices(perInputToken: Amount(microUnits: 1), perOutputToken: Amount(microUnits: 3))
+
+    init(deposit: UInt64 = 100_000) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("agora-node-\(UUID().uuidString)")
+        let genesis = Genesis(
+            parameters: ChainParameters(chainID: "agora-node-test", referee: sequencer.publicKey),
+            sequencer: sequencer.publicKey, timestamp: UInt64(Date().timeIntervalSince1970 * 1000),
+            allocations: [
+                Allocation(account: agent.publicKey, amount: Amount(microUnits: 10_000_000)),
+                Allocation(account: nodeKey.publicKey, amount: Amount(microUnits: 1_000_000)),
+            ])
+        ledger = try Ledger.create(
+            at: directory.appendingPathComponent("ledger"), genesis: genesis, sequencerKey: sequencer)
+        if deposit > 0 {
+            let outcome = try ledger.produceBlock([
+                Transaction.signed(
+                    by: agent, chainID: genesis.chainID, nonce: 1, body: .deposit(amount: Amount(microUnits: deposit)))
+            ])
+            precondition(outcome.rejected.isEmpty)
+        }
+    }
+
+    /// Starts (or restarts) the node; the settlement queue persists across restarts.
+    func start(free: Bool = false, configuration: NodeService.Configuration = .init()) async throws {
+        var configuration = configuration
+        configuration.free = free
+        let gate = PaymentGate(node: nodeKey, prices: Self.prices, ledger: ledger)
+        let queue = try SettlementQueue(path: directory.appendingPathComponent("settlements.sqlite").path)
+        service = NodeService(
+            engine: SharedEngine.engine, key: nodeKey, configuration: configuration, gate: gate, settlements: queue)
+        let running = try await RunningNodeServer.start(NodeHTTPServer(service: service, host: "127.0.0.1", port: 0))
+        server = running
+        port = running.port
+    }
+
+    func stop() async {
+        await server?.stop()
+        server = nil
+    }
+
+    var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    /// A raw HTTP call, for the tests that send bad input on purpose.
+    func post(_ path: String, body: Data, headers: [String: String] = [:]) async throws -> (Int, [String: String], Data)
+    {
+        var request = URLRequest(url: baseURL.appendingPathComponent(path))
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (name, value) in http.allHeaderFields {
+            if let name = name as? String, let value = value as? String { fields[name.lowercased()] = value }
+        }
+        return (http.statusCode, fields, data)
+    }
+
+    func get(_ path: String) async throws -> (Int, Data) {
+        let (data, response) = try await URLSession.shared.data(from: baseURL.appendingPathComponent(path))
+        return ((response as! HTTPURLResponse).statusCode, data)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+}

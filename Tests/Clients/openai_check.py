@@ -1,0 +1,48 @@
+"""Drives an Agora node with the official `openai` Python client and prints what it got as JSON.
+
+Usage: python3 openai_check.py BASE_URL
+The Swift test that runs this compares the texts with what the engine produces for the same seed.
+"""
+import json
+import sys
+
+import openai
+
+base_url = sys.argv[1]
+client = openai.OpenAI(base_url=base_url + "/v1", api_key="unused", max_retries=0)
+
+models = client.models.list()
+model_ids = [m.id for m in models.data]
+model = model_ids[0]
+
+messages = [{"role": "user", "content": "What is the capital of France?"}]
+chat = client.chat.completions.create(model=model, messages=messages, max_tokens=16, temperature=0.7, seed=42)
+
+pieces = []
+finish = None
+stream = client.chat.completions.create(
+    model=model, messages=messages, max_tokens=16, temperature=0.7, seed=42, stream=True)
+for chunk in stream:
+    if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+        pieces.append(chunk.choices[0].delta.content)
+    if chunk.choices and chunk.choices[0].finish_reason:
+        finish = chunk.choices[0].finish_reason
+
+legacy = client.completions.create(model=model, prompt="The capital of France is", max_tokens=8, temperature=0, seed=1)
+
+try:
+    client.chat.completions.create(model="no-such-model", messages=messages, max_tokens=4)
+    unknown_model_status = 200
+except openai.NotFoundError as error:
+    unknown_model_status = error.status_code
+
+print(json.dumps({
+    "models": model_ids,
+    "chat_text": chat.choices[0].message.content,
+    "chat_finish": chat.choices[0].finish_reason,
+    "chat_usage": [chat.usage.prompt_tokens, chat.usage.completion_tokens],
+    "stream_text": "".join(pieces),
+    "stream_finish": finish,
+    "legacy_text": legacy.choices[0].text,
+    "unknown_model_status": unknown_model_status,
+}))
