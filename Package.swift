@@ -3,7 +3,9 @@ import PackageDescription
 
 /// The engine is unusably slow without optimization, and `swift test` builds in debug: these targets are
 /// always optimized so the test suite stays within minutes (allowed here because Agora is a root package).
-let engineSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-O"])]
+/// Whole-module so the forward pass inlines its small helpers across files; `-num-threads` keeps one object
+/// file per source file, which debug builds' index store and autolink steps expect (plain `-wmo` breaks them).
+let engineSwiftSettings: [SwiftSetting] = [.unsafeFlags(["-O", "-wmo", "-num-threads", "2"])]
 let kernelCSettings: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-fast-math"])]
 
 let package = Package(

@@ -140,7 +140,9 @@ public final class MarketAgent {
         } else if let localEngine {
             auditJob = nil
             auditorName = "local engine"
-            auditHash = ReceiptVerifier.outputHash(try localEngine.complete(original.job, onText: { _ in }).text)
+            let job = original.job
+            auditHash = ReceiptVerifier.outputHash(
+                try await offCooperativePool { try localEngine.complete(job, onText: { _ in }) }.text)
         } else {
             throw AgentError.noEligibleNode
         }

@@ -8,6 +8,12 @@ public struct NodeListing: Sendable, Equatable {
     public var record: NodeRecord
     public var stake: Amount
 
+    public init(key: PublicKey, record: NodeRecord, stake: Amount) {
+        self.key = key
+        self.record = record
+        self.stake = stake
+    }
+
     public var endpoint: String { record.registration.endpoint }
     public var pricePerInputToken: Amount { record.registration.pricePerInputToken }
     public var pricePerOutputToken: Amount { record.registration.pricePerOutputToken }
@@ -17,13 +23,14 @@ public struct NodeListing: Sendable, Equatable {
 public struct SelectionExplanation: Sendable, Equatable {
     public var node: PublicKey
     public var eligible: Bool
+    public var challengesLost: UInt64
     public var score: Double
     public var reasons: [String]
 }
 
 /// Chooses nodes for a model: only nodes that serve it and hold at least the chain's minimum stake are
-/// eligible; among them the score prefers a low price, a large stake and a clean record (each lost challenge
-/// costs more than any price difference). Deterministic for the same ledger state, and explainable.
+/// eligible; among them fewer lost challenges come first, then the score prefers a low price, a large stake and
+/// a settled history. Deterministic for the same ledger state, and explainable.
 public struct NodeSelector: Sendable {
     public var minimumStake: Amount
     /// Expected prompt/output mix used to compare prices.
@@ -61,17 +68,19 @@ public struct NodeSelector: Sendable {
             }
             let stakeAGR = Double(listing.stake.microUnits) / 1_000_000
             let jobs = Double(listing.record.jobsSettled)
-            let lost = Double(listing.record.challengesLost)
-            // Price in µ per expected job, discounted by stake (log scale) and by a settled history, and
-            // heavily penalized per lost challenge.
-            let score = -price / (1 + log10(1 + stakeAGR)) + log10(1 + jobs) - 1_000 * lost
+            // Price in µ per expected job, discounted by stake (log scale) and a settled history. Lost challenges
+            // rank before the score (see the sort below): no price makes up for proven cheating.
+            let score = -price / (1 + log10(1 + stakeAGR)) + log10(1 + jobs)
             reasons.append(
                 "price ≈ \(Int(price)) µ/job, stake \(listing.stake), \(listing.record.jobsSettled) jobs settled, "
                     + "\(listing.record.challengesLost) challenges lost")
-            return SelectionExplanation(node: listing.key, eligible: eligible, score: score, reasons: reasons)
+            return SelectionExplanation(
+                node: listing.key, eligible: eligible, challengesLost: listing.record.challengesLost, score: score,
+                reasons: reasons)
         }
         .sorted { a, b in
             if a.eligible != b.eligible { return a.eligible }
+            if a.challengesLost != b.challengesLost { return a.challengesLost < b.challengesLost }
             if a.score != b.score { return a.score > b.score }
             return a.node < b.node
         }

@@ -44,7 +44,7 @@ public struct Referee: Sendable {
     }
 
     /// Re-runs the revealed request and compares with what the node signed.
-    public func judge(jobID: Hash256, revealed: JobRequest, on ledger: Ledger) throws -> Verdict {
+    public func judge(jobID: Hash256, revealed: JobRequest, on ledger: Ledger) async throws -> Verdict {
         guard let job = try ledger.job(jobID) else { throw RefereeError.unknownJob(jobID) }
         guard job.status == .challenged else { throw RefereeError.notChallenged(jobID) }
         guard job.modelHash == engine.modelHash else {
@@ -53,15 +53,16 @@ public struct Referee: Sendable {
         guard revealed.inputHash(modelHash: job.modelHash) == job.inputHash else {
             throw RefereeError.revealedInputMismatch
         }
-        let outcome = try engine.complete(revealed, onText: { _ in })
+        let engine = self.engine
+        let outcome = try await offCooperativePool { try engine.complete(revealed, onText: { _ in }) }
         let recomputed = ReceiptVerifier.outputHash(outcome.text)
         return Verdict(jobID: jobID, nodeAtFault: recomputed != job.outputHash, recomputedOutputHash: recomputed)
     }
 
     /// Judges and records the verdict on the ledger (the referee's signed resolve transaction).
     @discardableResult
-    public func resolve(jobID: Hash256, revealed: JobRequest, on ledger: Ledger) throws -> Verdict {
-        let verdict = try judge(jobID: jobID, revealed: revealed, on: ledger)
+    public func resolve(jobID: Hash256, revealed: JobRequest, on ledger: Ledger) async throws -> Verdict {
+        let verdict = try await judge(jobID: jobID, revealed: revealed, on: ledger)
         let nonce = try ledger.account(key.publicKey).nonce + 1
         let transaction = Transaction.signed(
             by: key, chainID: ledger.chainID, nonce: nonce,

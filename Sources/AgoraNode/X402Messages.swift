@@ -21,6 +21,12 @@ public enum X402 {
         public var url: String
         public var description: String?
         public var mimeType: String?
+
+        public init(url: String, description: String? = nil, mimeType: String? = nil) {
+            self.url = url
+            self.description = description
+            self.mimeType = mimeType
+        }
     }
 
     /// Agora's fields in `accepts[].extra`.
@@ -36,6 +42,23 @@ public enum X402 {
         public var maxOutputTokens: Int
         /// Unix seconds after which the node will not serve on a voucher for this job.
         public var expiry: UInt64
+
+        public init(
+            jobId: Hash256, modelHash: Hash256, inputHash: Hash256, seed: UInt64, chainId: String,
+            pricePerInputToken: Amount, pricePerOutputToken: Amount, promptTokens: Int, maxOutputTokens: Int,
+            expiry: UInt64
+        ) {
+            self.jobId = jobId
+            self.modelHash = modelHash
+            self.inputHash = inputHash
+            self.seed = seed
+            self.chainId = chainId
+            self.pricePerInputToken = pricePerInputToken
+            self.pricePerOutputToken = pricePerOutputToken
+            self.promptTokens = promptTokens
+            self.maxOutputTokens = maxOutputTokens
+            self.expiry = expiry
+        }
     }
 
     public struct PaymentRequirements: Codable, Sendable, Equatable {
@@ -47,6 +70,19 @@ public enum X402 {
         public var payTo: String
         public var maxTimeoutSeconds: Int
         public var extra: AgoraTerms
+
+        public init(
+            scheme: String, network: String, asset: String, amount: String, payTo: String, maxTimeoutSeconds: Int,
+            extra: AgoraTerms
+        ) {
+            self.scheme = scheme
+            self.network = network
+            self.asset = asset
+            self.amount = amount
+            self.payTo = payTo
+            self.maxTimeoutSeconds = maxTimeoutSeconds
+            self.extra = extra
+        }
     }
 
     public struct PaymentRequired: Codable, Sendable, Equatable {
@@ -54,11 +90,24 @@ public enum X402 {
         public var error: String?
         public var resource: ResourceInfo?
         public var accepts: [PaymentRequirements]
+
+        public init(
+            x402Version: Int, error: String? = nil, resource: ResourceInfo? = nil, accepts: [PaymentRequirements]
+        ) {
+            self.x402Version = x402Version
+            self.error = error
+            self.resource = resource
+            self.accepts = accepts
+        }
     }
 
     /// The scheme payload: the payer's signed voucher.
     public struct VoucherPayload: Codable, Sendable, Equatable {
         public var voucher: Voucher
+
+        public init(voucher: Voucher) {
+            self.voucher = voucher
+        }
     }
 
     public struct PaymentPayload: Codable, Sendable, Equatable {
@@ -66,10 +115,23 @@ public enum X402 {
         public var payload: VoucherPayload
         public var accepted: PaymentRequirements
         public var resource: ResourceInfo?
+
+        public init(
+            x402Version: Int, payload: VoucherPayload, accepted: PaymentRequirements, resource: ResourceInfo? = nil
+        ) {
+            self.x402Version = x402Version
+            self.payload = payload
+            self.accepted = accepted
+            self.resource = resource
+        }
     }
 
     public struct ReceiptExtension: Codable, Sendable, Equatable {
         public var receipt: JobReceipt
+
+        public init(receipt: JobReceipt) {
+            self.receipt = receipt
+        }
     }
 
     public struct SettlementResponse: Codable, Sendable, Equatable {
@@ -81,6 +143,19 @@ public enum X402 {
         public var network: String
         public var amount: String?
         public var extensions: ReceiptExtension?
+
+        public init(
+            success: Bool, errorReason: String? = nil, payer: String? = nil, transaction: String, network: String,
+            amount: String? = nil, extensions: ReceiptExtension? = nil
+        ) {
+            self.success = success
+            self.errorReason = errorReason
+            self.payer = payer
+            self.transaction = transaction
+            self.network = network
+            self.amount = amount
+            self.extensions = extensions
+        }
     }
 
     /// base64(JSON) as the transport puts it in a header.

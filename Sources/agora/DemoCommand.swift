@@ -161,7 +161,8 @@ struct DemoCommand: AsyncParsableCommand {
             // Nodes settle their batches; the agent files challenges on settled jobs; the referee rules.
             for participant in participants { try participant.service.flushSettlements(to: ledger) }
             for challenge in try agentRuntime.fileSettledChallenges() {
-                let verdict = try referee.resolve(jobID: challenge.jobID, revealed: challenge.revealed, on: ledger)
+                let verdict = try await referee.resolve(
+                    jobID: challenge.jobID, revealed: challenge.revealed, on: ledger)
                 let accused = name(challenge.accused)
                 print(
                     "     challenge against \(accused): referee re-ran the job → \(verdict.nodeAtFault ? "node at fault, slashed" : "no merit")"

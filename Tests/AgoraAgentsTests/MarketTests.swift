@@ -74,7 +74,8 @@ import Testing
             _ = try await agentRuntime.audit(hired)
             for service in services { try service.flushSettlements(to: ledger) }
             for challenge in try agentRuntime.fileSettledChallenges() {
-                let verdict = try referee.resolve(jobID: challenge.jobID, revealed: challenge.revealed, on: ledger)
+                let verdict = try await referee.resolve(
+                    jobID: challenge.jobID, revealed: challenge.revealed, on: ledger)
                 verdicts.append((challenge.accused, verdict.nodeAtFault))
             }
         }

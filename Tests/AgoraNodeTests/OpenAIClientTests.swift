@@ -30,10 +30,14 @@ import Testing
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        // The child talks to this process's server: wait for it off the cooperative pool.
+        let (data, errorText) = try await offCooperativePool {
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (data, errorText)
+        }
         await harness.stop()
         #expect(process.terminationStatus == 0, "openai client failed: \(errorText)")
         let report = try JSONDecoder().decode(Report.self, from: data)

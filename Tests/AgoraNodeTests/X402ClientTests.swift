@@ -30,13 +30,24 @@ import Testing
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        // The child talks to this process's server: wait for it off the cooperative pool.
+        let (data, errorText) = try await offCooperativePool {
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (data, errorText)
+        }
         #expect(process.terminationStatus == 0, "x402 client failed: \(errorText)")
         let report = try JSONDecoder().decode(Report.self, from: data)
-        #expect(report.text.contains("Paris"))
+        let expected = try SharedEngine.engine.complete(
+            try RequestLimits().job(
+                from: ChatCompletionRequest(
+                    messages: [OpenAIMessage(role: "user", content: "What is the capital of France?")], maxTokens: 12,
+                    temperature: 0),
+                chosenSeed: report.receipt.seed),
+            onText: { _ in })
+        #expect(report.text == expected.text && !report.text.isEmpty)
         #expect(report.receipt.hasValidSignature)
         #expect(report.receipt.payer == harness.agent.publicKey)
         #expect(report.receipt.outputHash == ReceiptVerifier.outputHash(report.text))
