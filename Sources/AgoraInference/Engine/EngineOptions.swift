@@ -1,0 +1,18 @@
+/// How an engine runs a model. None of these change results (the determinism contract), only speed and
+/// the longest sequence accepted.
+public struct EngineOptions: Sendable, Equatable {
+    /// Threads per forward pass (the caller's thread included).
+    public var threads: Int
+    /// Longest prompt + completion, at most the model's own context length; nil means the model's.
+    public var contextLength: Int?
+    /// Prompt tokens per forward pass (matrix × matrix).
+    public var batchSize: Int
+    public var kernelPath: KernelPath
+
+    public init(threads: Int = 2, contextLength: Int? = nil, batchSize: Int = 64, kernelPath: KernelPath = .current) {
+        self.threads = max(1, threads)
+        self.contextLength = contextLength
+        self.batchSize = max(1, batchSize)
+        self.kernelPath = kernelPath
+    }
+}

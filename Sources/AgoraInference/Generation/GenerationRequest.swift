@@ -1,0 +1,35 @@
+/// One inference job: the input and every setting that decides its output. Together with the model file
+/// and the engine version this is the canonical request a receipt commits to.
+public struct GenerationRequest: Sendable, Equatable {
+    public enum Input: Sendable, Equatable {
+        /// Chat messages, rendered with the model's chat template plus the assistant prompt.
+        case messages([ChatMessage])
+        /// Text fed to the tokenizer as is (special tokens such as `<|im_start|>` are recognized).
+        case prompt(String)
+    }
+
+    public var input: Input
+    /// Most tokens to generate (the end-of-generation token counts as one).
+    public var maxTokens: Int
+    public var sampling: SamplingParameters
+    /// Generation ends before the first occurrence of any of these; the stop text is not returned.
+    public var stop: [String]
+
+    public init(
+        input: Input, maxTokens: Int = 256, temperature: Float = 0, topP: Float = 1, topK: Int = 0,
+        seed: UInt64 = 0, stop: [String] = []
+    ) {
+        self.input = input
+        self.maxTokens = maxTokens
+        self.sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
+        self.stop = stop
+    }
+
+    public static func messages(_ messages: [ChatMessage], maxTokens: Int = 256) -> GenerationRequest {
+        GenerationRequest(input: .messages(messages), maxTokens: maxTokens)
+    }
+
+    public static func prompt(_ text: String, maxTokens: Int = 256) -> GenerationRequest {
+        GenerationRequest(input: .prompt(text), maxTokens: maxTokens)
+    }
+}

@@ -1,0 +1,32 @@
+/// Elementary functions computed from IEEE `+ - * /` and exact bit operations only, so every machine and
+/// every C library gives the same bits (libm's `expf` differs between glibc versions).
+enum DeterministicMath {
+    /// e^x in Float, Cody–Waite range reduction and the Cephes minimax polynomial (about 1 ulp).
+    @inline(__always)
+    static func exp(_ x: Float) -> Float {
+        if x > 88.72283 { return .infinity }
+        if x < -103.97208 { return 0 }
+        if x.isNaN { return x }
+        let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+        // ln 2 = c1 + c2, c1 with few mantissa bits so n * c1 is exact.
+        var r = x - n * 0.693_359_375
+        r = r + n * 2.121_944_40e-4
+        let z = r * r
+        var p: Float = 1.987_569_150_0e-4
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        let y = p * z + r + 1
+        // Scale by 2^n in two exact power-of-two steps (n can be below the normal exponent range).
+        let ni = Int32(n)
+        let n1 = ni / 2
+        let n2 = ni - n1
+        return y * Float(bitPattern: UInt32(n1 + 127) << 23) * Float(bitPattern: UInt32(n2 + 127) << 23)
+    }
+
+    /// x · sigmoid(x), as ggml's SiLU: x / (1 + e^-x).
+    @inline(__always)
+    static func silu(_ x: Float) -> Float { x / (1 + exp(-x)) }
+}

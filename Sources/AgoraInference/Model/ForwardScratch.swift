@@ -1,0 +1,47 @@
+import CAgoraKernels
+
+/// Every intermediate buffer of a forward pass over up to `batch` tokens, allocated once per state so the
+/// decode loop never allocates.
+final class ForwardScratch: @unchecked Sendable {
+    let batch: Int
+    /// Residual stream [batch][width].
+    let x: FloatBuffer
+    /// Normalized input of the current sublayer [batch][width].
+    let normed: FloatBuffer
+    /// Q|K|V rows per token [batch][qkv rows].
+    let qkv: FloatBuffer
+    /// Attention output per token [batch][heads * head dim].
+    let attention: FloatBuffer
+    /// Output of attn_output and ffn_down [batch][width].
+    let projected: FloatBuffer
+    /// Gate|up per token [batch][2 ffn].
+    let gateUp: FloatBuffer
+    /// SwiGLU output [batch][ffn].
+    let hidden: FloatBuffer
+    /// Softmax scores, one row of `context` per thread.
+    let scores: FloatBuffer
+    let logits: FloatBuffer
+    /// Quantized activations for the widest projection input.
+    let quantized: UnsafeMutableRawPointer
+
+    init(hyper: LlamaHyperparameters, batch: Int, context: Int, threads: Int) {
+        self.batch = batch
+        let d = hyper.embeddingLength
+        let q = hyper.headCount * hyper.headDim
+        let kv = hyper.headCountKV * hyper.headDim
+        let f = hyper.feedForwardLength
+        x = FloatBuffer(count: batch * d)
+        normed = FloatBuffer(count: batch * d)
+        qkv = FloatBuffer(count: batch * (q + 2 * kv))
+        attention = FloatBuffer(count: batch * q)
+        projected = FloatBuffer(count: batch * d)
+        gateUp = FloatBuffer(count: batch * 2 * f)
+        hidden = FloatBuffer(count: batch * f)
+        scores = FloatBuffer(count: threads * context)
+        logits = FloatBuffer(count: hyper.vocabularySize)
+        let widest = max(d, q, f)
+        quantized = .allocate(byteCount: batch * agora_act_bytes(Int32(widest)), alignment: 64)
+    }
+
+    deinit { quantized.deallocate() }
+}

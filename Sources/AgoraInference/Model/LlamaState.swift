@@ -1,0 +1,188 @@
+/// The mutable half of inference for one sequence: KV cache, scratch buffers and worker threads.
+///
+/// `evaluate` appends tokens and returns the logits of the last one. The prompt is processed in chunks of
+/// up to `batchSize` tokens as matrix × matrix products; because each output element is one dot product in
+/// a fixed order, the logits are bit-identical however the tokens are chunked and however many threads
+/// run. Not thread-safe: one caller at a time (the engine serializes requests).
+public final class LlamaState: @unchecked Sendable {
+    public let model: LlamaModel
+    public let batchSize: Int
+    public var threadCount: Int { pool.threadCount }
+    /// Tokens currently held in the KV cache.
+    public private(set) var position = 0
+
+    let cache: KVCache
+    let scratch: ForwardScratch
+    let pool: ComputePool
+
+    /// The kernel path of this state's matrix products (any path gives the same bits).
+    public let kernelPath: KernelPath
+
+    public init(model: LlamaModel, threads: Int, batchSize: Int = 64, kernelPath: KernelPath = .current) {
+        let hyper = model.hyperparameters
+        self.model = model
+        self.kernelPath = kernelPath.isSupported ? kernelPath : .scalar
+        self.batchSize = max(1, batchSize)
+        pool = ComputePool(threadCount: threads)
+        cache = KVCache(
+            layers: hyper.blockCount, capacity: model.contextLength, width: hyper.headCountKV * hyper.headDim)
+        scratch = ForwardScratch(
+            hyper: hyper, batch: self.batchSize, context: model.contextLength, threads: pool.threadCount)
+    }
+
+    /// Forgets the sequence (the cache is overwritten from position 0 by the next `evaluate`).
+    public func reset() { position = 0 }
+
+    /// Drops cached positions after `newPosition` (to reuse a shared prefix).
+    public func truncate(to newPosition: Int) { position = min(position, max(0, newPosition)) }
+
+    /// Appends `tokens` to the sequence and returns the logits after the last one. The buffer is valid until
+    /// the next call.
+    @discardableResult
+    public func evaluate(_ tokens: [Int32]) throws(InferenceError) -> UnsafeBufferPointer<Float> {
+        guard !tokens.isEmpty else { throw .emptyInput }
+        guard position + tokens.count <= model.contextLength else {
+            throw .contextFull(position: position, adding: tokens.count, capacity: model.contextLength)
+        }
+        let vocabulary = model.vocabularySize
+        for token in tokens where token < 0 || Int(token) >= vocabulary {
+            throw .invalidToken(token, vocabularySize: vocabulary)
+        }
+        tokens.withUnsafeBufferPointer { all in
+            var start = 0
+            while start < all.count {
+                let n = min(batchSize, all.count - start)
+                let chunk = UnsafeBufferPointer(rebasing: all[start..<start + n])
+                forward(chunk, logits: start + n == all.count)
+                position += n
+                start += n
+            }
+        }
+        return UnsafeBufferPointer(start: scratch.logits.pointer, count: vocabulary)
+    }
+
+    /// One chunk of tokens at positions [position, position + count).
+    private func forward(_ tokens: UnsafeBufferPointer<Int32>, logits: Bool) {
+        let hyper = model.hyperparameters
+        let weights = model.weights
+        let n = tokens.count
+        let d = hyper.embeddingLength
+        let headDim = hyper.headDim
+        let heads = hyper.headCount
+        let kvHeads = hyper.headCountKV
+        let qRows = heads * headDim
+        let kvWidth = kvHeads * headDim
+        let qkvRows = qRows + 2 * kvWidth
+        let ffn = hyper.feedForwardLength
+        let epsilon = hyper.rmsNormEpsilon
+        let p0 = position
+        let s = scratch
+        let x = s.x.pointer
+        let normed = s.normed.pointer
+        let qkv = s.qkv.pointer
+        let projected = s.projected.pointer
+        let gateUp = s.gateUp.pointer
+        let hidden = s.hidden.pointer
+
+        for t in 0..<n { weights.tokenEmbedding.dequantizeRow(Int(tokens[t]), into: x + t * d) }
+
+        for (l, layer) in weights.layers.enumerated() {
+            // Attention block.
+            for t in 0..<n {
+                VectorMath.rmsNorm(
+                    x + t * d, weight: layer.attentionNorm.pointer, out: normed + t * d, count: d, epsilon: epsilon)
+            }
+            layer.qkv.apply(
+                input: normed, inputStride: d, count: n, out: qkv, outStride: qkvRows, quantized: s.quantized,
+                pool: pool, path: kernelPath)
+            let keys = cache.keys(layer: l)
+            let values = cache.values(layer: l)
+            for t in 0..<n {
+                let row = qkv + t * qkvRows
+                model.rotary.apply(row, heads: heads, headDim: headDim, position: p0 + t)
+                model.rotary.apply(row + qRows, heads: kvHeads, headDim: headDim, position: p0 + t)
+                (keys + (p0 + t) * kvWidth).update(from: row + qRows, count: kvWidth)
+                (values + (p0 + t) * kvWidth).update(from: row + qRows + kvWidth, count: kvWidth)
+            }
+            attend(count: n, start: p0, keys: keys, values: values)
+            layer.attentionOutput.apply(
+                input: s.attention.pointer, inputStride: qRows, count: n, out: projected, outStride: d,
+                quantized: s.quantized, pool: pool, path: kernelPath)
+            for i in 0..<n * d { x[i] = x[i] + projected[i] }
+
+            // Feed-forward block (SwiGLU).
+            for t in 0..<n {
+                VectorMath.rmsNorm(
+                    x + t * d, weight: layer.ffnNorm.pointer, out: normed + t * d, count: d, epsilon: epsilon)
+            }
+            layer.gateUp.apply(
+                input: normed, inputStride: d, count: n, out: gateUp, outStride: 2 * ffn, quantized: s.quantized,
+                pool: pool, path: kernelPath)
+            for t in 0..<n {
+                let g = gateUp + t * 2 * ffn
+                let h = hidden + t * ffn
+                for i in 0..<ffn { h[i] = DeterministicMath.silu(g[i]) * g[ffn + i] }
+            }
+            layer.down.apply(
+                input: hidden, inputStride: ffn, count: n, out: projected, outStride: d, quantized: s.quantized,
+                pool: pool, path: kernelPath)
+            for i in 0..<n * d { x[i] = x[i] + projected[i] }
+        }
+
+        guard logits else { return }
+        let last = x + (n - 1) * d
+        VectorMath.rmsNorm(last, weight: weights.outputNorm.pointer, out: normed, count: d, epsilon: epsilon)
+        weights.output.apply(
+            input: normed, inputStride: d, count: 1, out: s.logits.pointer, outStride: hyper.vocabularySize,
+            quantized: s.quantized, pool: pool, path: kernelPath)
+    }
+
+    /// Causal grouped-query attention for `count` new tokens starting at position `start`. One task per
+    /// (token, head), handed out round-robin; each task is computed entirely by one thread.
+    private func attend(
+        count n: Int, start p0: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>
+    ) {
+        let hyper = model.hyperparameters
+        let headDim = hyper.headDim
+        let heads = hyper.headCount
+        let group = heads / hyper.headCountKV
+        let kvWidth = hyper.headCountKV * headDim
+        let qRows = heads * headDim
+        let qkvRows = qRows + 2 * kvWidth
+        let context = model.contextLength
+        let scale = 1 / Float(headDim).squareRoot()
+        let qkv = scratch.qkv.pointer
+        let output = scratch.attention.pointer
+        let scoresBase = scratch.scores.pointer
+        pool.run { ith, nth in
+            let scores = scoresBase + ith * context
+            var task = ith
+            while task < n * heads {
+                let t = task / heads
+                let h = task % heads
+                let last = p0 + t
+                let q = qkv + t * qkvRows + h * headDim
+                let kvOffset = (h / group) * headDim
+                var maximum = -Float.infinity
+                for j in 0...last {
+                    let score = VectorMath.dot(q, keys + j * kvWidth + kvOffset, count: headDim) * scale
+                    scores[j] = score
+                    maximum = max(maximum, score)
+                }
+                var sum: Double = 0
+                for j in 0...last {
+                    let e = DeterministicMath.exp(scores[j] - maximum)
+                    scores[j] = e
+                    sum += Double(e)
+                }
+                let inverse = Float(1 / sum)
+                let out = output + t * qRows + h * headDim
+                out.update(repeating: 0, count: headDim)
+                for j in 0...last {
+                    VectorMath.addScaled(out, scores[j] * inverse, values + j * kvWidth + kvOffset, count: headDim)
+                }
+                task += nth
+            }
+        }
+    }
+}

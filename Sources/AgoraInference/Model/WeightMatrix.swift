@@ -1,0 +1,99 @@
+import CAgoraKernels
+
+/// A weight matrix of `rows` outputs by `columns` inputs, copied out of the GGUF file at load time into the
+/// layout the kernels read: quantized rows with f32 scales (Q4_0, Q4_1, Q8_0) or plain f32 rows (F32, F16).
+///
+/// Several tensors with the same input width and type can be stacked into one matrix (Q, K and V; gate and
+/// up), so one kernel call computes them all: each output element is still the same single dot product.
+final class WeightMatrix: @unchecked Sendable {
+    enum Storage {
+        case quantized(agora_weight_type, UnsafeMutableRawPointer)
+        case float(UnsafeMutablePointer<Float>)
+    }
+
+    let rows: Int
+    let columns: Int
+    let storage: Storage
+
+    /// Stacks `tensors` (all of one type and width) row-wise.
+    init(gguf: GGUFFile, tensors: [GGUFTensorInfo]) throws(ModelLoadError) {
+        guard let first = tensors.first else { throw .invalidShape(name: "(none)", reason: "no tensors") }
+        let columns = first.dimensions[0]
+        var rows = 0
+        for info in tensors {
+            guard info.dimensions.count == 2 else {
+                throw .invalidShape(name: info.name, reason: "expected a matrix, found \(info.dimensions)")
+            }
+            guard info.type == first.type, info.dimensions[0] == columns else {
+                throw .invalidShape(name: info.name, reason: "cannot be stacked with \(first.name)")
+            }
+            rows += info.dimensions[1]
+        }
+        self.rows = rows
+        self.columns = columns
+        switch first.type {
+        case .q4_0, .q4_1, .q8_0:
+            guard columns % 32 == 0 else {
+                throw .invalidShape(name: first.name, reason: "row length \(columns) is not a multiple of 32")
+            }
+            let type = agora_weight_type(first.type.rawValue)
+            let rowBytes = agora_row_bytes(type, Int32(columns))
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: rowBytes * rows, alignment: 64)
+            var row = 0
+            for info in tensors {
+                let source = gguf.tensorBytes(info)
+                agora_repack_rows(
+                    type, source.baseAddress!, buffer + row * rowBytes, Int32(info.dimensions[1]), Int32(columns))
+                row += info.dimensions[1]
+            }
+            storage = .quantized(type, buffer)
+        case .f32, .f16:
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * columns)
+            var offset = 0
+            for info in tensors {
+                let count = info.elementCount
+                Self.convertToFloat(gguf.tensorBytes(info), type: info.type, count: count, into: buffer + offset)
+                offset += count
+            }
+            storage = .float(buffer)
+        default:
+            throw .unsupportedType(name: first.name, type: first.type)
+        }
+    }
+
+    deinit {
+        switch storage {
+        case .quantized(_, let pointer): pointer.deallocate()
+        case .float(let pointer): pointer.deallocate()
+        }
+    }
+
+    /// Whether the kernels need the input quantized to 8-bit blocks.
+    var isQuantized: Bool {
+        if case .quantized = storage { return true }
+        return false
+    }
+
+    /// Writes row `row` as floats (the embedding lookup), exactly as ggml dequantizes it.
+    func dequantizeRow(_ row: Int, into out: UnsafeMutablePointer<Float>) {
+        switch storage {
+        case .quantized(let type, let pointer):
+            let rowBytes = agora_row_bytes(type, Int32(columns))
+            agora_dequantize_row(type, pointer + row * rowBytes, out, Int32(columns))
+        case .float(let pointer):
+            out.update(from: pointer + row * columns, count: columns)
+        }
+    }
+
+    static func convertToFloat(
+        _ bytes: UnsafeRawBufferPointer, type: GGMLType, count: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        if type == .f32 {
+            for i in 0..<count { out[i] = bytes.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+        } else {
+            for i in 0..<count {
+                out[i] = agora_f16_to_f32(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+#ifndef AGORA_KERNELS_INTERNAL_H
+#define AGORA_KERNELS_INTERNAL_H
+
+#pragma STDC FP_CONTRACT OFF
+
+#include "agora_kernels.h"
+
+/// The fixed final combination of the eight accumulation lanes (see agora_kernels.h).
+static inline float agora_lanes_reduce(const float a[8]) {
+    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+}
+
+/// Pointers into one repacked weight row.
+typedef struct {
+    const uint8_t *qs;
+    const uint16_t *d;
+    const uint16_t *m;
+} agora_wrow;
+
+static inline agora_wrow agora_weight_row(agora_weight_type type, const void *w, size_t row_bytes, int r, int k) {
+    const int nb = k / AGORA_QK;
+    const uint8_t *base = (const uint8_t *)w + (size_t)r * row_bytes;
+    agora_wrow row;
+    row.qs = base;
+    const size_t qbytes = type == AGORA_WEIGHT_Q8_0 ? (size_t)nb * 32 : (size_t)nb * 16;
+    row.d = (const uint16_t *)(base + qbytes);
+    row.m = type == AGORA_WEIGHT_Q4_1 ? row.d + nb : row.d;
+    return row;
+}
+
+/// Pointers into one quantized activation column.
+typedef struct {
+    const int8_t *qs;
+    const float *d;
+    const float *s;
+    const int32_t *isum;
+} agora_acol;
+
+static inline agora_acol agora_act_col(const void *act, size_t col_bytes, int c, int k) {
+    const int nb = k / AGORA_QK;
+    const uint8_t *base = (const uint8_t *)act + (size_t)c * col_bytes;
+    agora_acol col;
+    col.qs = (const int8_t *)base;
+    col.d = (const float *)(base + k);
+    col.s = col.d + nb;
+    col.isum = (const int32_t *)(col.s + nb);
+    return col;
+}
+
+/// The per-block float value, identical in every path (SIMD paths compute the same operations lane-wise).
+static inline float agora_block_value(agora_weight_type type, float dw, float mw, float da, float sa, int32_t sumi,
+                                      int32_t isum) {
+    switch (type) {
+    case AGORA_WEIGHT_Q4_0:
+        return (dw * da) * (float)(sumi - 8 * isum);
+    case AGORA_WEIGHT_Q4_1:
+        return (dw * da) * (float)sumi + mw * sa;
+    default:
+        return (dw * da) * (float)sumi;
+    }
+}
+
+void agora_matmul_rows_scalar(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,
+                              int ncols, float *out, size_t out_stride);
+void agora_matmul_rows_avx2(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,
+                            int ncols, float *out, size_t out_stride);
+void agora_matmul_rows_avx512(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,
+                              int ncols, float *out, size_t out_stride);
+
+#endif

@@ -1,0 +1,198 @@
+import AgoraInference
+import ArgumentParser
+import Foundation
+
+/// `agora bench …`: performance measurements.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure performance.",
+        subcommands: [EngineBenchCommand.self, BenchNodeCommand.self]
+    )
+}
+
+/// `agora bench engine`: prefill and decode speed at 1 and 2 threads, like `llama-bench -p 64 -n 32`,
+/// optionally next to llama-bench itself on the same file in the same run.
+struct EngineBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Prefill (64-token prompt) and decode (32 tokens) speed of the inference engine."
+    )
+
+    @Option(name: .long, help: "GGUF model file (default: the default model).")
+    var model: String?
+
+    @Option(name: .customLong("llama-bench"), help: "A llama-bench binary to run on the same file for comparison.")
+    var llamaBench: String?
+
+    @Option(name: .long, help: "Repetitions per measurement (the mean is reported).")
+    var repetitions: Int = 5
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Thread counts to measure.")
+    var threads: [Int] = [1, 2]
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    var json = false
+
+    struct Row: Encodable {
+        var test: String
+        var threads: Int
+        var agoraTokensPerSecond: Double
+        var llamaCppTokensPerSecond: Double?
+        var ratio: Double?
+    }
+
+    struct Report: Encodable {
+        var model: String
+        var kernelPath: String
+        var repetitions: Int
+        var rows: [Row]
+    }
+
+    static let promptLength = 64
+    static let generateLength = 32
+
+    func run() throws {
+        let url = try EngineCommandSupport.modelURL(model)
+        let gguf: GGUFFile
+        let loaded: LlamaModel
+        do {
+            gguf = try GGUFFile(url: url)
+            loaded = try LlamaModel(gguf: gguf, contextLength: 512)
+        } catch {
+            throw ValidationError("cannot load \(url.path): \(error)")
+        }
+        var rows: [Row] = []
+        for n in threads {
+            let (prefill, decode) = try measure(loaded, threads: n)
+            rows.append(Row(test: "pp\(Self.promptLength)", threads: n, agoraTokensPerSecond: prefill))
+            rows.append(Row(test: "tg\(Self.generateLength)", threads: n, agoraTokensPerSecond: decode))
+            printError(String(format: "agora t=%d: prefill %.1f t/s, decode %.1f t/s", n, prefill, decode))
+        }
+        if let llamaBench {
+            let reference = try runLlamaBench(llamaBench, model: url)
+            for i in rows.indices {
+                let key = "\(rows[i].test)/\(rows[i].threads)"
+                if let value = reference[key] {
+                    rows[i].llamaCppTokensPerSecond = value
+                    rows[i].ratio = rows[i].agoraTokensPerSecond / value
+                }
+            }
+        }
+        let report = Report(
+            model: url.lastPathComponent, kernelPath: KernelPath.current.rawValue, repetitions: repetitions, rows: rows)
+        if json {
+            try printJSON(report)
+        } else {
+            var table = TextTable(header: ["test", "threads", "agora t/s", "llama.cpp t/s", "ratio"])
+            for row in rows {
+                table.rows.append([
+                    row.test, "\(row.threads)", String(format: "%.1f", row.agoraTokensPerSecond),
+                    row.llamaCppTokensPerSecond.map { String(format: "%.1f", $0) } ?? "-",
+                    row.ratio.map { String(format: "%.2f", $0) } ?? "-",
+                ])
+            }
+            print("model \(report.model), \(report.kernelPath) kernels, mean of \(repetitions) runs")
+            print(table.render())
+        }
+    }
+
+    /// Mean tokens/s of a 64-token prompt and of 32 single-token steps, each from an empty cache (as
+    /// llama-bench's pp and tg tests), after one warm-up of each.
+    func measure(_ model: LlamaModel, threads: Int) throws -> (prefill: Double, decode: Double) {
+        let state = LlamaState(model: model, threads: threads, batchSize: Self.promptLength)
+        var random = Xoshiro256StarStar(seed: 42)
+        let vocabulary = UInt64(model.vocabularySize)
+        let prompt = (0..<Self.promptLength).map { _ in Int32(random.next() % vocabulary) }
+        let generated = (0..<Self.generateLength).map { _ in Int32(random.next() % vocabulary) }
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        var prefillRates: [Double] = []
+        var decodeRates: [Double] = []
+        for repetition in -1..<max(1, repetitions) {
+            state.reset()
+            let p = try seconds { try state.evaluate(prompt) }
+            state.reset()
+            let d = try seconds { for token in generated { try state.evaluate([token]) } }
+            if repetition >= 0 {
+                prefillRates.append(Double(Self.promptLength) / p)
+                decodeRates.append(Double(Self.generateLength) / d)
+            }
+        }
+        return (
+            prefillRates.reduce(0, +) / Double(prefillRates.count), decodeRates.reduce(0, +) / Double(decodeRates.count)
+        )
+    }
+
+    /// Runs llama-bench once for all thread counts; returns avg_ts by "pp64/1"-style keys.
+    func runLlamaBench(_ binary: String, model: URL) throws -> [String: Double] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = [
+            "-m", model.path, "-p", "\(Self.promptLength)", "-n", "\(Self.generateLength)",
+            "-t", threads.map(String.init).joined(separator: ","), "-r", "\(max(1, repetitions))", "-o", "json",
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        printError("running \(binary) \(process.arguments!.joined(separator: " "))")
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("llama-bench exited with status \(process.terminationStatus)")
+        }
+        struct Entry: Decodable {
+            var n_prompt: Int
+            var n_gen: Int
+            var n_threads: Int
+            var avg_ts: Double
+        }
+        let entries: [Entry]
+        do { entries = try JSONDecoder().decode([Entry].self, from: data) } catch {
+            throw ValidationError("cannot read llama-bench's JSON: \(error)")
+        }
+        var result: [String: Double] = [:]
+        for entry in entries {
+            let key = entry.n_gen > 0 ? "tg\(entry.n_gen)/\(entry.n_threads)" : "pp\(entry.n_prompt)/\(entry.n_threads)"
+            result[key] = entry.avg_ts
+        }
+        return result
+    }
+}
+
+/// Model loading shared by the engine commands.
+enum EngineCommandSupport {
+    /// `path`, or the default model from the store (fetched with progress on stderr the first time).
+    static func modelURL(_ path: String?) throws -> URL {
+        if let path { return URL(fileURLWithPath: path) }
+        do {
+            return try ModelStore().modelURL(.smolLM2) { event in
+                switch event {
+                case .downloading(let line): printError("[model] \(line)")
+                case .extracting(let member): printError("[model] extracting \(member)")
+                case .verifying, .ready: break
+                }
+            }
+        } catch {
+            throw ValidationError("cannot get the default model: \(error)")
+        }
+    }
+
+    static func loadEngine(_ url: URL, options: EngineOptions) throws -> InferenceEngine {
+        let start = Date()
+        do {
+            let engine = try InferenceEngine(modelURL: url, options: options)
+            let seconds = String(format: "%.2f", Date().timeIntervalSince(start))
+            printError(
+                "loaded \(url.lastPathComponent) in \(seconds) s (\(KernelPath.current.rawValue) kernels, "
+                    + "\(options.threads) threads)")
+            return engine
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
