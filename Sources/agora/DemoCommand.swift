@@ -139,12 +139,14 @@ struct DemoCommand: AsyncParsableCommand {
             localEngine: engine)
         let name = { (key: PublicKey) in participants.first { $0.key.publicKey == key }?.name ?? "?" }
         var caughtAtJob: Int?
+        var firstHand: [HiredJob] = []
         var jobTokens = 0
         var auditTokens = 0
         let started = Date()
         for index in 0..<max(jobs, 0) {
             let prompt = Self.prompts[index % Self.prompts.count]
             let hired = try await agentRuntime.hire(prompt: prompt, maxTokens: maxTokens)
+            firstHand.append(hired)
             jobTokens += Int(hired.receipt.outputTokens)
             let answer = hired.result.text.replacingOccurrences(of: "\n", with: " ")
             print("[\(index + 1)] \(name(hired.node)): \(prompt)")
@@ -173,6 +175,15 @@ struct DemoCommand: AsyncParsableCommand {
         let seconds = Date().timeIntervalSince(started)
         for participant in participants { await participant.server.stop() }
 
+        // The same first-hand jobs run directly on the engine: the market's total overhead (HTTP, payment,
+        // receipts, settlement, audits, challenges) is the difference.
+        let direct = Date()
+        for hired in firstHand {
+            let request = hired.job
+            _ = try await offCooperativePool { try engine.complete(request, onText: { _ in }) }
+        }
+        let directSeconds = Date().timeIntervalSince(direct)
+
         step("results")
         var table = TextTable(header: [
             "node", "honest", "jobs", "tokens", "earned", "stake before", "stake after", "challenges lost",
@@ -196,6 +207,11 @@ struct DemoCommand: AsyncParsableCommand {
         )
         print("challenges filed \(agentRuntime.filedChallenges.count); burnt \(try ledger.totals().burnt)")
         let marketRate = Double(jobTokens) / seconds
+        print(
+            String(
+                format:
+                    "direct     the same %d jobs on the engine alone: %.2f jobs/s, %.1f tokens/s (market/direct time %.2f×)",
+                jobs, Double(jobs) / directSeconds, Double(jobTokens) / directSeconds, seconds / directSeconds))
         print(
             String(
                 format: "market     %.2f jobs/s, %.1f generated tokens/s (audits add %d tokens, %.0f %% of job tokens)",
