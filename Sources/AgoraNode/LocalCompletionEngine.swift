@@ -1,6 +1,5 @@
 import AgoraCore
 import AgoraInference
-import Crypto
 import Foundation
 
 /// The node's engine: a GGUF model loaded once (memory-mapped) with `AgoraInference`, named by the SHA-256 of
@@ -15,19 +14,10 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
 
     public init(modelURL: URL, threads: Int) throws {
         engine = try InferenceEngine(modelURL: modelURL, options: EngineOptions(threads: max(1, threads)))
-        modelHash = try Self.sha256(of: modelURL)
+        modelHash = try FileSHA256.digest(of: modelURL)
         let stem = modelURL.deletingPathExtension().lastPathComponent
         // "SmolLM2-135M-Instruct.Q4_1" → "SmolLM2-135M-Instruct": clients name the model, not the file.
         modelName = stem.split(separator: ".").first.map(String.init) ?? stem
-    }
-
-    /// SHA-256 of a file, streamed in 8 MiB chunks.
-    public static func sha256(of url: URL) throws -> Hash256 {
-        let handle = try FileHandle(forReadingFrom: url)
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 8 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return Hash256(bytes: Array(hasher.finalize()))!
     }
 
     func generationRequest(_ request: JobRequest) -> GenerationRequest {

@@ -169,12 +169,19 @@ enum EngineCommandSupport {
     /// `path`, or the default model from the store (fetched with progress on stderr the first time).
     static func modelURL(_ path: String?) throws -> URL {
         if let path { return URL(fileURLWithPath: path) }
+        var lastTenth = -1
         do {
             return try ModelStore().modelURL(.smolLM2) { event in
                 switch event {
                 case .downloading(let line): printError("[model] \(line)")
                 case .extracting(let member): printError("[model] extracting \(member)")
-                case .verifying, .ready: break
+                case .verifying(let done, let total):
+                    let tenth = total > 0 ? done * 10 / total : 10
+                    if tenth != lastTenth {
+                        lastTenth = tenth
+                        printError("[model] checking SHA-256… \(tenth * 10)%")
+                    }
+                case .ready: break
                 }
             }
         } catch {

@@ -62,7 +62,7 @@ struct DemoCommand: AsyncParsableCommand {
         let nodeKeys = try ["node-a", "node-b", "node-c"].map { try makeKey($0) }
 
         step("loading the model")
-        let engine = try LocalCompletionEngine(modelURL: try resolveModel(model), threads: threads)
+        let engine = try LocalCompletionEngine(modelURL: try EngineCommandSupport.modelURL(model), threads: threads)
         print("model   \(engine.modelName)  sha256 \(engine.modelHash.short)…  engine \(engine.engineVersion)")
 
         step("genesis and registrations")

@@ -1,3 +1,4 @@
+import AgoraAgents
 import AgoraCore
 import AgoraLedger
 import ArgumentParser
@@ -37,7 +38,7 @@ struct LedgerBenchCommand: ParsableCommand {
         printError("signing \(transactions) transfers from \(accounts) accounts…")
         let chainID = "agora-bench"
         var nonces = [UInt64](repeating: 0, count: accounts)
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let amount = Amount(microUnits: 1)
         let signed: [Transaction] = (0..<transactions).map { index in
             let sender = index % accounts
@@ -120,20 +121,6 @@ struct LedgerBenchCommand: ParsableCommand {
     }
 }
 
-/// A small seeded generator (SplitMix64) so benchmark workloads are the same run to run.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// `agora ledger stress`: commits blocks of transfers in a loop, printing each committed height. The
 /// crash-safety test kills it at random moments and checks nothing committed was lost.
 struct LedgerStressCommand: ParsableCommand {
@@ -160,7 +147,7 @@ struct LedgerStressCommand: ParsableCommand {
                 allocations: keys.map { Allocation(account: $0.publicKey, amount: Amount(microUnits: 1_000_000_000)) })
             ledger = try Ledger.create(at: location.url, genesis: genesis, sequencerKey: sequencer)
         }
-        var generator = SplitMix(seed: ledger.head.header.height)
+        var generator = SplitMix64(seed: ledger.head.header.height)
         for _ in 0..<blocks {
             var nonces: [Int: UInt64] = [:]
             var batchTransactions: [Transaction] = []

