@@ -150,13 +150,14 @@ public struct ChainVerifier {
         guard header.transactionsRoot == BlockHeader.transactionsRoot(transactions.map(\.id)) else {
             throw fail("transactions root mismatch")
         }
-        let signatures = SignatureBatch.verify(transactions)
+        let signatures = SignaturePipeline(transactions)
+        defer { signatures.cancel() }
         let state = WorkingState(backend: SQLiteStateBackend(db: db))
         let context = BlockContext(height: height, timestamp: header.timestamp)
         do {
             try executor.releaseMatured(in: context, on: state)
             for (index, transaction) in transactions.enumerated() {
-                guard signatures[index] else {
+                guard signatures.verified(index) != nil else {
                     throw fail("transaction \(index) (\(transaction.id.short)…) has a bad signature")
                 }
                 do {

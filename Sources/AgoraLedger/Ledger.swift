@@ -44,7 +44,16 @@ public final class Ledger: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch { throw .storage("cannot create \(directory.path): \(error)") }
-        try KeyFileStore.write(sequencerKey, to: directory.appendingPathComponent(sequencerKeyFileName))
+        // A key file without a database is what an interrupted `init` leaves: reuse it when it holds this
+        // very key (so `init` can simply be run again), refuse it otherwise.
+        let keyURL = directory.appendingPathComponent(sequencerKeyFileName)
+        if FileManager.default.fileExists(atPath: keyURL.path) {
+            guard (try? KeyFileStore.load(keyURL))?.publicKey == sequencerKey.publicKey else {
+                throw .keyFile("\(keyURL.path) holds another key; move it away to create a new chain here")
+            }
+        } else {
+            try KeyFileStore.write(sequencerKey, to: keyURL)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         do {
@@ -60,7 +69,7 @@ public final class Ledger: @unchecked Sendable {
         do {
             try store.pool.write { db in
                 try SQLiteStateBackend(db: db).write(changes)
-                try LedgerStore.insertBlock(db, block, [])
+                try LedgerStore.insertBlock(db, block)
                 try LedgerStore.setMeta(db, "genesis", genesis.canonicalBytes)
                 try LedgerStore.setMeta(db, "accumulator", accumulator.bytes)
             }
@@ -124,17 +133,45 @@ public final class Ledger: @unchecked Sendable {
     }
 
     /// Applies `transactions` in order and commits the accepted ones as the next block. Refused transactions
-    /// are reported and left out; they change nothing. Signatures are checked on all cores first.
+    /// are reported and left out; they change nothing.
     public func produceBlock(
         _ transactions: [Transaction], timestamp: UInt64? = nil, allowEmpty: Bool = false
     ) throws(LedgerError) -> BlockOutcome {
-        let signatureValid = SignatureBatch.verify(transactions)
+        // Signatures are checked on the other cores while this thread applies the transactions in order.
+        let signatures = SignaturePipeline(transactions)
+        defer { signatures.cancel() }
+        return try produceBlock(
+            count: transactions.count,
+            transactionAt: { index in
+                signatures.verified(index).map { .verified($0) } ?? .badSignature(transactions[index].id)
+            }, timestamp: timestamp, allowEmpty: allowEmpty)
+    }
+
+    /// Like `produceBlock(_:)` for transactions whose signatures were checked on admission (a sequencer's
+    /// queue): only the state transition and the commit are left to do here.
+    public func produceBlock(
+        verified transactions: [VerifiedTransaction], timestamp: UInt64? = nil, allowEmpty: Bool = false
+    ) throws(LedgerError) -> BlockOutcome {
+        try produceBlock(
+            count: transactions.count, transactionAt: { .verified(transactions[$0]) }, timestamp: timestamp,
+            allowEmpty: allowEmpty)
+    }
+
+    private enum Offered {
+        case verified(VerifiedTransaction)
+        case badSignature(Hash256)
+    }
+
+    private func produceBlock(
+        count: Int, transactionAt: (Int) -> Offered, timestamp: UInt64?, allowEmpty: Bool
+    ) throws(LedgerError) -> BlockOutcome {
         lock.lock()
         defer { lock.unlock() }
-        var accepted: [Transaction] = []
+        var accepted: [VerifiedTransaction] = []
         var rejected: [(id: Hash256, error: TransactionError)] = []
         var newHead: SignedBlockHeader?
         var newAccumulator = StateAccumulator()
+        var changeCount = 0
         do {
             try store.pool.write { db in
                 // Re-read the head inside the write transaction: another process sharing this data directory
@@ -148,31 +185,42 @@ public final class Ledger: @unchecked Sendable {
                 let backend = SQLiteStateBackend(db: db)
                 let state = WorkingState(backend: backend)
                 try self.executor.releaseMatured(in: context, on: state)
-                for (index, transaction) in transactions.enumerated() {
-                    guard signatureValid[index] else {
-                        rejected.append((transaction.id, .invalidSignature))
-                        continue
-                    }
-                    do throws(TransactionError) {
-                        try self.executor.apply(transaction, in: context, to: state, signatureVerified: true)
-                        accepted.append(transaction)
-                    } catch {
-                        if case .storage = error { throw error }
-                        rejected.append((transaction.id, error))
+                for index in 0..<count {
+                    switch transactionAt(index) {
+                    case .badSignature(let id):
+                        rejected.append((id, .invalidSignature))
+                    case .verified(let verified):
+                        do throws(TransactionError) {
+                            try self.executor.apply(
+                                verified.transaction, in: context, to: state, signatureVerified: true)
+                            accepted.append(verified)
+                        } catch {
+                            if case .storage = error { throw error }
+                            rejected.append((verified.id, error))
+                        }
                     }
                 }
                 guard !accepted.isEmpty || allowEmpty else { return }
                 let changes = state.changes
+                changeCount = changes.count
                 try MoneyAudit.checkBalanced(changes)
-                newAccumulator.apply(changes)
+                // The state root's leaf expansions (CPU) run beside the SQLite writes of the state and the
+                // transactions, which do not depend on it; only the block row needs the root.
+                let rootJob = BackgroundResult { [newAccumulator] in
+                    var accumulator = newAccumulator
+                    accumulator.apply(changes)
+                    return accumulator
+                }
+                try backend.write(changes)
+                try LedgerStore.insertTransactions(db, height: context.height, accepted)
+                newAccumulator = rootJob.wait()
                 let header = BlockHeader(
                     chainID: self.chainID, height: context.height, previousHash: previous.hash,
                     transactionsRoot: BlockHeader.transactionsRoot(accepted.map(\.id)), stateRoot: newAccumulator.root,
                     timestamp: context.timestamp, transactionCount: UInt32(accepted.count),
                     sequencer: self.sequencerKey.publicKey)
                 let block = SignedBlockHeader(header: header, signedBy: self.sequencerKey)
-                try backend.write(changes)
-                try LedgerStore.insertBlock(db, block, accepted)
+                try LedgerStore.insertBlock(db, block)
                 try LedgerStore.setMeta(db, "accumulator", newAccumulator.bytes)
                 newHead = block
             }
@@ -185,6 +233,7 @@ public final class Ledger: @unchecked Sendable {
         }
         if let newHead {
             headHeader = newHead
+            store.checkpointer.committed(changes: changeCount)
         }
         return BlockOutcome(block: newHead, accepted: accepted.map(\.id), rejected: rejected)
     }
@@ -216,36 +265,21 @@ enum GenesisState {
     }
 }
 
-/// Verifies many transaction signatures on all cores: the ceiling of the ledger's throughput is the
-/// Ed25519 verification rate, so it is spread over every core before the (sequential) state transition.
-public enum SignatureBatch {
-    public static func verify(_ transactions: [Transaction]) -> [Bool] {
-        let count = transactions.count
-        guard count >= 16 else { return transactions.map(\.hasValidSignature) }
-        let results = ResultSlots(count: count)
-        let workers = Swift.min(ProcessInfo.processInfo.activeProcessorCount, 16)
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            var index = worker
-            while index < count {
-                results.set(index, transactions[index].hasValidSignature)
-                index += workers
-            }
+/// A value computed on another thread while the caller does something else.
+final class BackgroundResult<Value: Sendable>: @unchecked Sendable {
+    private let group = DispatchGroup()
+    private var value: Value?
+
+    init(_ work: @escaping @Sendable () -> Value) {
+        group.enter()
+        DispatchQueue.global(qos: .userInitiated).async { [self] in
+            value = work()
+            group.leave()
         }
-        return results.values
-    }
-}
-
-/// One slot per index, each written by exactly one worker.
-private final class ResultSlots: @unchecked Sendable {
-    private let storage: UnsafeMutableBufferPointer<Bool>
-
-    init(count: Int) {
-        storage = .allocate(capacity: count)
-        storage.initialize(repeating: false)
     }
 
-    deinit { storage.deallocate() }
-
-    func set(_ index: Int, _ value: Bool) { storage[index] = value }
-    var values: [Bool] { Array(storage) }
+    func wait() -> Value {
+        group.wait()
+        return value!
+    }
 }

@@ -10,13 +10,17 @@ import GRDB
 final class LedgerStore: Sendable {
     let pool: DatabasePool
     let path: String
+    let checkpointer: WALCheckpointer
 
     init(path: String) throws(LedgerError) {
         self.path = path
+        checkpointer = WALCheckpointer(path: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The writer never checkpoints inside a commit: `WALCheckpointer` does it beside it.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -54,19 +58,23 @@ final class LedgerStore: Sendable {
         try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, Data(value)])
     }
 
-    static func insertBlock(_ db: Database, _ block: SignedBlockHeader, _ transactions: [Transaction]) throws {
+    /// Writes a block's header row; its transactions go in first with `insertTransactions`.
+    static func insertBlock(_ db: Database, _ block: SignedBlockHeader) throws {
         try db.execute(
             sql: "INSERT INTO blocks (height, hash, header, signature) VALUES (?, ?, ?, ?)",
             arguments: [
                 Int64(block.header.height), Data(block.hash.bytes), Data(block.header.canonicalBytes),
                 Data(block.signature.bytes),
             ])
+    }
+
+    static func insertTransactions(_ db: Database, height: UInt64, _ transactions: [VerifiedTransaction]) throws {
         let insert = try db.cachedStatement(
             sql: "INSERT INTO transactions (id, height, position, sender, body) VALUES (?, ?, ?, ?, ?)")
         for (position, transaction) in transactions.enumerated() {
             try insert.execute(arguments: [
-                Data(transaction.id.bytes), Int64(block.header.height), position, Data(transaction.sender.bytes),
-                Data(transaction.canonicalBytes),
+                Data(transaction.id.bytes), Int64(height), position, Data(transaction.transaction.sender.bytes),
+                Data(transaction.encoded),
             ])
         }
     }

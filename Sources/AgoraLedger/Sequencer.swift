@@ -1,42 +1,74 @@
 import AgoraCore
+import Dispatch
 
 /// Orders submitted transactions into blocks.
 ///
-/// Submissions are checked cheaply at the door (size, chain id) and queued; `seal` turns the queue into the
-/// next block through `Ledger.produceBlock`, which does the full checks. The queue is bounded so a flood of
+/// Submissions are checked at the door — size of the queue, chain id and the signature — so the queue holds
+/// only `VerifiedTransaction`s: the signature check, the one expensive step that parallelizes, runs on the
+/// submitting task's thread (every core when submissions arrive concurrently) while earlier blocks are
+/// applied and committed. `seal` turns the head of the queue into the next block through
+/// `Ledger.produceBlock(verified:)`, which does every other check. The queue is bounded so a flood of
 /// submissions is refused rather than buffered without limit.
 public actor Sequencer {
     public enum SubmitError: Error, Equatable, Sendable {
         case queueFull(limit: Int)
         case wrongChain(expected: String, got: String)
+        case invalidSignature
     }
 
     public let ledger: Ledger
     public let queueLimit: Int
-    private var queue: [Transaction] = []
+    private var queue: [VerifiedTransaction] = []
+    private var queueStart = 0
+    /// Blocks are produced here, in the order their batches left the queue, off Swift's cooperative pool
+    /// (a commit waits for the disk).
+    private let producer = DispatchQueue(label: "agora.sequencer.producer")
 
     public init(ledger: Ledger, queueLimit: Int = 100_000) {
         self.ledger = ledger
         self.queueLimit = queueLimit
     }
 
-    public var pendingCount: Int { queue.count }
+    public var pendingCount: Int { queue.count - queueStart }
 
-    /// Queues a transaction for the next block and returns its id.
+    /// Checks a transaction and queues it for a coming block; returns its id.
     @discardableResult
-    public func submit(_ transaction: Transaction) throws(SubmitError) -> Hash256 {
+    public nonisolated func submit(_ transaction: Transaction) async throws(SubmitError) -> Hash256 {
         guard transaction.chainID == ledger.chainID else {
             throw .wrongChain(expected: ledger.chainID, got: transaction.chainID)
         }
-        guard queue.count < queueLimit else { throw .queueFull(limit: queueLimit) }
-        queue.append(transaction)
-        return transaction.id
+        guard let verified = VerifiedTransaction.check(transaction) else { throw .invalidSignature }
+        try await enqueue(verified)
+        return verified.id
     }
 
-    /// Commits up to `maxTransactions` queued transactions as the next block.
-    public func seal(maxTransactions: Int = 10_000, allowEmpty: Bool = false) throws(LedgerError) -> BlockOutcome {
-        let batch = Array(queue.prefix(maxTransactions))
-        queue.removeFirst(batch.count)
-        return try ledger.produceBlock(batch, allowEmpty: allowEmpty)
+    private func enqueue(_ transaction: VerifiedTransaction) throws(SubmitError) {
+        guard pendingCount < queueLimit else { throw .queueFull(limit: queueLimit) }
+        queue.append(transaction)
+    }
+
+    /// Commits up to `maxTransactions` queued transactions, in arrival order, as the next block.
+    public func seal(maxTransactions: Int = 10_000, allowEmpty: Bool = false) async throws(LedgerError)
+        -> BlockOutcome
+    {
+        let end = Swift.min(queueStart + Swift.max(maxTransactions, 0), queue.count)
+        let batch = Array(queue[queueStart..<end])
+        queueStart = end
+        if queueStart == queue.count || queueStart > 4_096 {
+            queue.removeFirst(queueStart)
+            queueStart = 0
+        }
+        let ledger = ledger
+        let result: Result<BlockOutcome, LedgerError> = await withCheckedContinuation { continuation in
+            producer.async {
+                do throws(LedgerError) {
+                    continuation.resume(
+                        returning: .success(try ledger.produceBlock(verified: batch, allowEmpty: allowEmpty)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
     }
 }

@@ -41,7 +41,10 @@ public struct Transaction: Hashable, Sendable, CanonicalCodable {
     public var hasValidSignature: Bool { sender.isValidSignature(signature, for: signingBytes) }
 
     /// The transaction id: SHA-256 of the whole signed encoding.
-    public var id: Hash256 { Hash256.tagged("agora-txid-v1", canonicalBytes) }
+    public var id: Hash256 { Self.id(ofEncoded: canonicalBytes) }
+
+    /// The id of a transaction from its canonical encoding.
+    static func id(ofEncoded encoded: [UInt8]) -> Hash256 { Hash256.tagged("agora-txid-v1", encoded) }
 
     /// Decodes an untrusted encoded transaction, refusing oversized input before parsing.
     public static func decode(_ bytes: [UInt8]) throws(CanonicalDecodingError) -> Transaction {
