@@ -71,7 +71,7 @@ let package = Package(
         ),
         .target(
             name: "AgoraAgents",
-            dependencies: ["AgoraCore", "AgoraLedger", "AgoraNode"]
+            dependencies: ["AgoraCore", "AgoraLedger", "AgoraNode", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .executableTarget(
             name: "agora",

@@ -60,8 +60,10 @@ public final class MarketAgent {
     /// Used to break ties when an audit disagrees with the original (and for audits when no other node exists).
     public let localEngine: (any CompletionEngine)?
     public private(set) var spent = Amount.zero
-    /// Every job, with its receipt: the agent's receipt store.
+    /// Every job of this run, with its receipt.
     public private(set) var jobs: [HiredJob] = []
+    /// Where every job is also recorded durably, when given: evidence that outlives the process.
+    public let receipts: ReceiptStore?
     public private(set) var audits: [AuditResult] = []
     public private(set) var pendingChallenges: [PendingChallenge] = []
     public private(set) var filedChallenges: [PendingChallenge] = []
@@ -70,8 +72,9 @@ public final class MarketAgent {
 
     public init(
         wallet: SigningKey, ledger: Ledger, model: Hash256, budget: Amount, auditRate: Double, seed: UInt64,
-        localEngine: (any CompletionEngine)? = nil
+        localEngine: (any CompletionEngine)? = nil, receipts: ReceiptStore? = nil
     ) {
+        self.receipts = receipts
         self.wallet = wallet
         self.ledger = ledger
         self.model = model
@@ -117,6 +120,7 @@ public final class MarketAgent {
         let hired = HiredJob(request: request, job: job, node: node.key, endpoint: node.endpoint, result: result)
         spent = try spent.adding(result.receipt.amount)
         jobs.append(hired)
+        try receipts?.record(StoredJob(hired))
         return hired
     }
 

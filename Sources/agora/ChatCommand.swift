@@ -1,3 +1,4 @@
+import AgoraAgents
 import AgoraCore
 import AgoraLedger
 import AgoraNode
@@ -17,6 +18,8 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Sampling temperature (0 = greedy).") var temperature: Double = 0
     @Option(help: "Sampling seed.") var seed: UInt64?
     @Option(help: "Write the signed receipt to this file.") var saveReceipt: String?
+    @Option(help: "Also record the job (request, answer, voucher, receipt) in this agent receipt store (SQLite).")
+    var receipts: String?
     @OptionGroup var format: OutputFormat
     @Argument(help: "The prompt.") var prompt: String
 
@@ -24,11 +27,17 @@ struct ChatCommand: AsyncParsableCommand {
         guard let url = URL(string: node) else { throw ValidationError("--node is not a URL") }
         let wallet = try KeyFileStore.load(URL(fileURLWithPath: key))
         let client = NodeClient(baseURL: url, wallet: wallet, maxPerJob: try parseAmount(budget))
-        let result = try await client.chat(
-            ChatCompletionRequest(
-                messages: [OpenAIMessage(role: "user", content: prompt)], maxTokens: maxTokens,
-                temperature: temperature,
-                seed: seed))
+        let request = ChatCompletionRequest(
+            messages: [OpenAIMessage(role: "user", content: prompt)], maxTokens: maxTokens, temperature: temperature,
+            seed: seed)
+        let result = try await client.chat(request)
+        if let receipts {
+            try ReceiptStore(path: receipts).record(
+                StoredJob(
+                    request: request, node: result.receipt.node, endpoint: node, text: result.text,
+                    receipt: result.receipt, voucher: result.voucher,
+                    recordedAt: UInt64(Date().timeIntervalSince1970 * 1000)))
+        }
         if let saveReceipt {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

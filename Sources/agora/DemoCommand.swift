@@ -136,7 +136,8 @@ struct DemoCommand: AsyncParsableCommand {
         let referee = Referee(key: sequencer, engine: engine)
         let agentRuntime = MarketAgent(
             wallet: agent, ledger: ledger, model: engine.modelHash, budget: agr(5), auditRate: auditRate, seed: seed,
-            localEngine: engine)
+            localEngine: engine,
+            receipts: try ReceiptStore(path: root.appendingPathComponent("agent-receipts.sqlite").path))
         let name = { (key: PublicKey) in participants.first { $0.key.publicKey == key }?.name ?? "?" }
         var caughtAtJob: Int?
         var firstHand: [HiredJob] = []

@@ -64,9 +64,10 @@ import Testing
         }
         #expect(try ledger.produceBlock(setup).rejected.isEmpty)
 
+        let receiptsPath = directory.appendingPathComponent("agent-receipts.sqlite").path
         let agentRuntime = MarketAgent(
             wallet: agent, ledger: ledger, model: engine.modelHash, budget: Amount(microUnits: 2_000_000), auditRate: 1,
-            seed: 3, localEngine: engine)
+            seed: 3, localEngine: engine, receipts: try ReceiptStore(path: receiptsPath))
         let referee = Referee(key: sequencer, engine: engine)
         var verdicts: [(PublicKey, Bool)] = []
         for prompt in ["What is the capital of France?", "Name a color.", "What is two plus two?"] {
@@ -95,5 +96,10 @@ import Testing
         let next = try await agentRuntime.hire(prompt: "Say hello.", maxTokens: 4)
         #expect(next.node != nodes[2].publicKey)
         for server in servers { await server.stop() }
+        // Every job (audits included) is in the agent's durable store, checked again on reading.
+        let stored = try ReceiptStore(path: receiptsPath).jobs()
+        #expect(stored.map(\.receipt) == agentRuntime.jobs.map(\.receipt))
+        #expect(stored.map(\.text) == agentRuntime.jobs.map(\.result.text))
+        #expect(stored.allSatisfy { $0.voucher != nil })
     }
 }
