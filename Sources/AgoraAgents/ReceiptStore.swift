@@ -59,7 +59,8 @@ public final class ReceiptStore: Sendable {
         self.path = path
         do {
             if !FileManager.default.fileExists(atPath: path) {
-                guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+                guard
+                    FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
                 else { throw ReceiptStoreError.storage("cannot create \(path)") }
             }
             var configuration = Configuration()

@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure performance.",
-        subcommands: [EngineBenchCommand.self, BenchNodeCommand.self]
+        subcommands: [EngineBenchCommand.self, BenchNodeCommand.self, BenchMarketCommand.self]
     )
 }
 

@@ -14,6 +14,60 @@ import Testing
         throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "build the agora executable first"])
     }
 
+    /// Runs `agora ARGS…` and returns its exit status and standard output.
+    static func runAgora(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = try agoraExecutable()
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        let text = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
+            DispatchQueue.global().async {
+                do {
+                    try process.run()
+                    let data = output.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    continuation.resume(returning: String(decoding: data, as: UTF8.self))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+        return (process.terminationStatus, text)
+    }
+
+    /// `agora bench market` with a node that always cheats and an agent that audits everything: every trial
+    /// must catch it within the first round of jobs, and the report's expectation must follow the measured
+    /// shares.
+    @Test func marketBenchCatchesAnAlwaysCheatingNodeInEveryTrial() async throws {
+        struct Report: Decodable {
+            struct Trial: Decodable {
+                var caughtAtJob: Int?
+                var jobs: Int
+            }
+            var caught: Int
+            var expectedJobsToCatch: Double
+            var cheaterShareOfJobs: Double
+            var cheaterShareOfAudits: Double
+            var trials: [Trial]
+        }
+        let (status, output) = try await Self.runAgora([
+            "bench", "market", "--trials", "2", "--audit-rate", "1", "--cheat-rate", "1", "--max-tokens", "4",
+            "--max-jobs", "6", "--json",
+        ])
+        #expect(status == 0, "\(output.suffix(2_000))")
+        let report = try JSONDecoder().decode(Report.self, from: Data(output.utf8))
+        #expect(report.trials.count == 2)
+        #expect(report.caught == 2)
+        for trial in report.trials {
+            #expect((trial.caughtAtJob ?? 99) <= 3)
+            #expect(trial.jobs == trial.caughtAtJob)
+        }
+        let p = report.cheaterShareOfJobs + (1 - report.cheaterShareOfJobs) * report.cheaterShareOfAudits
+        #expect(abs(report.expectedJobsToCatch - 1 / p) < 1e-9)
+    }
+
     @Test func smallDemoCatchesTheCheaterAndVerifies() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("agora-demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: data) }
