@@ -12,8 +12,9 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
     public var engineVersion: String { "agora-\(AgoraInferenceVersion.engine)/k\(AgoraInferenceVersion.kernels)" }
     public var contextLength: Int { engine.contextLength }
 
-    public init(modelURL: URL, threads: Int) throws {
-        engine = try InferenceEngine(modelURL: modelURL, options: EngineOptions(threads: max(1, threads)))
+    public init(modelURL: URL, threads: Int, chatTemplate: String? = nil) throws {
+        engine = try InferenceEngine(
+            modelURL: modelURL, options: EngineOptions(threads: max(1, threads), chatTemplate: chatTemplate))
         modelHash = try FileSHA256.digest(of: modelURL)
         let stem = modelURL.deletingPathExtension().lastPathComponent
         // "SmolLM2-135M-Instruct.Q4_1" → "SmolLM2-135M-Instruct": clients name the model, not the file.

@@ -31,6 +31,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Jobs run at once.") var concurrency: Int = 1
     @Option(help: "Jobs allowed to wait; beyond that the node answers 503.") var queue: Int = 16
     @Option(help: "Engine threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Chat format instead of the one in the model's metadata: chatml, llama2 or llama3.")
+    var chatTemplate: String?
     @Option(help: "Seconds between settlement batches.") var settleEvery: Double = 2
 
     func run() async throws {
@@ -39,7 +41,7 @@ struct NodeCommand: AsyncParsableCommand {
         let nodeKey = try KeyFileStore.load(keyURL)
         let modelURL = try EngineCommandSupport.modelURL(model)
         printError("loading \(modelURL.lastPathComponent)…")
-        let engine = try LocalCompletionEngine(modelURL: modelURL, threads: threads)
+        let engine = try LocalCompletionEngine(modelURL: modelURL, threads: threads, chatTemplate: chatTemplate)
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
 
         var gate: PaymentGate?

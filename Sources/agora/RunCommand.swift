@@ -32,6 +32,8 @@ struct RunCommand: ParsableCommand {
 
     @Option(name: .long, help: "Compute threads (results do not depend on it).")
     var threads: Int = 2
+    @Option(help: "Chat format instead of the one in the model's metadata: chatml, llama2 or llama3.")
+    var chatTemplate: String?
 
     @Option(name: .long, help: "Stop before this text (repeatable).")
     var stop: [String] = []
@@ -45,7 +47,8 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let url = try EngineCommandSupport.modelURL(model)
-        let engine = try EngineCommandSupport.loadEngine(url, options: EngineOptions(threads: threads))
+        let engine = try EngineCommandSupport.loadEngine(
+            url, options: EngineOptions(threads: threads, chatTemplate: chatTemplate))
         let seed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         if self.seed == nil { printError("seed: \(seed)") }
         let input: GenerationRequest.Input =

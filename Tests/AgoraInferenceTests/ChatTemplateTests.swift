@@ -58,17 +58,67 @@ struct ChatTemplateTests {
         }
     }
 
-    @Test("refuses templates that are not ChatML, by description")
-    func refusesOthers() {
-        let llama3 = "{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>' }}"
-        #expect(throws: ChatTemplateError.self) { try ChatTemplate(template: llama3) }
+    /// Template sources as the models' own GGUF files carry them (abridged to their recognisable parts).
+    static let llama3Source = """
+        {% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' \
+        + message['role'] + '<|end_header_id|>\n\n'+ message['content'] | trim + '<|eot_id|>' %}{{ content }}\
+        {% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\n\n' }}{% endif %}
+        """
+    static let llama2Source = """
+        {% for message in messages %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + \
+        message['content'] + ' [/INST]' }}{% elif message['role'] == 'system' %}{{ '<<SYS>>\n' + \
+        message['content'] + '\n<</SYS>>\n\n' }}{% endif %}{% endfor %}
+        """
+
+    @Test("recognises Llama 3 and renders it as llama.cpp does")
+    func llama3() throws {
+        let template = try ChatTemplate(template: Self.llama3Source)
+        #expect(template.format == .llama3)
+        let text = template.render([
+            ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "  Hi there\n"),
+        ])
+        #expect(
+            text == "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n")
+        #expect(
+            !template.render([ChatMessage(role: "user", content: "x")], addGenerationPrompt: false).hasSuffix("\n\n"))
+    }
+
+    @Test("recognises Llama 2 [INST] and renders system, history and the next turn as llama.cpp does")
+    func llama2() throws {
+        let template = try ChatTemplate(template: Self.llama2Source)
+        #expect(template.format == .llama2)
+        let text = template.render([
+            ChatMessage(role: "system", content: "You are kind."), ChatMessage(role: "user", content: "Hello"),
+            ChatMessage(role: "assistant", content: "Hi!"), ChatMessage(role: "user", content: "How are you?"),
+        ])
+        #expect(
+            text == "[INST] <<SYS>>\nYou are kind.\n<</SYS>>\n\nHello [/INST]Hi!</s><s>[INST] How are you? [/INST]")
+        #expect(template.render([ChatMessage(role: "user", content: "Q")]) == "[INST] Q [/INST]")
+    }
+
+    @Test("--chat-template overrides by name; unknown names and unknown templates are refused clearly")
+    func overridesAndRefusals() throws {
+        let gguf = try TestModel.defaultGGUF()
+        let own = try ChatTemplate(gguf: gguf)
+        #expect(try ChatTemplate(gguf: gguf, override: "chatml") == own)
+        #expect(try ChatTemplate(gguf: gguf, override: "Llama3").format == .llama3)
+        #expect(try ChatTemplate(gguf: gguf, override: "llama2").format == .llama2)
+        #expect(throws: ChatTemplateError.unknownName("vicuna")) { try ChatTemplate(gguf: gguf, override: "vicuna") }
+        let alpaca =
+            "{% for message in messages %}### Instruction:\n{{ message['content'] }}\n### Response:{% endfor %}"
         do {
-            _ = try ChatTemplate(template: llama3)
+            _ = try ChatTemplate(template: alpaca)
+            Issue.record("an unknown template was accepted")
         } catch {
-            #expect(error.description.contains("start_header_id"))
+            #expect(error.description.contains("### Instruction"))
+            #expect(error.description.contains("chatml, llama2, llama3"))
         }
         #expect(throws: ChatTemplateError.missingTemplate) {
             try ChatTemplate(gguf: try! open(GGUFBuilder().bytes()))
         }
+        // Without a template in the file, a named format still works.
+        #expect(try ChatTemplate(gguf: try! open(GGUFBuilder().bytes()), override: "llama3").format == .llama3)
     }
 }

@@ -8,8 +8,14 @@ public struct EngineOptions: Sendable, Equatable {
     /// Prompt tokens per forward pass (matrix × matrix).
     public var batchSize: Int
     public var kernelPath: KernelPath
+    /// A chat format to use instead of the one recognised in the model's metadata (`--chat-template NAME`).
+    public var chatTemplate: String?
 
-    public init(threads: Int = 2, contextLength: Int? = nil, batchSize: Int = 64, kernelPath: KernelPath = .current) {
+    public init(
+        threads: Int = 2, contextLength: Int? = nil, batchSize: Int = 64, kernelPath: KernelPath = .current,
+        chatTemplate: String? = nil
+    ) {
+        self.chatTemplate = chatTemplate
         self.threads = max(1, threads)
         self.contextLength = contextLength
         self.batchSize = max(1, batchSize)

@@ -15,7 +15,12 @@ public final class InferenceEngine: @unchecked Sendable {
     public init(gguf: GGUFFile, options: EngineOptions = EngineOptions()) throws(EngineLoadError) {
         do { model = try LlamaModel(gguf: gguf, contextLength: options.contextLength) } catch { throw .model(error) }
         do { tokenizer = try Tokenizer(gguf: gguf) } catch { throw .tokenizer("\(error)") }
-        chatTemplate = try? ChatTemplate(gguf: gguf)
+        if let name = options.chatTemplate {
+            // A format the operator named must exist: fail at load, not on the first chat request.
+            do { chatTemplate = try ChatTemplate(gguf: gguf, override: name) } catch { throw .chatTemplate(error) }
+        } else {
+            chatTemplate = try? ChatTemplate(gguf: gguf)
+        }
         self.options = options
         state = LlamaState(
             model: model, threads: options.threads, batchSize: options.batchSize, kernelPath: options.kernelPath)
