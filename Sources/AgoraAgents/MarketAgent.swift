@@ -69,6 +69,8 @@ public final class MarketAgent {
     public private(set) var filedChallenges: [PendingChallenge] = []
     private var generator: SplitMix64
     private var rotation = 0
+    /// Nodes' payment terms, so that every job after a node's first pays on the first request.
+    private let termsCache = PaymentTermsCache()
 
     public init(
         wallet: SigningKey, ledger: Ledger, model: Hash256, budget: Amount, auditRate: Double, seed: UInt64,
@@ -114,7 +116,7 @@ public final class MarketAgent {
         let remaining = try budget.subtracting(spent)
         guard !remaining.isZero else { throw AgentError.budgetExhausted(spent: spent, budget: budget) }
         guard let url = URL(string: node.endpoint) else { throw AgentError.noEligibleNode }
-        let client = NodeClient(baseURL: url, wallet: wallet, maxPerJob: remaining)
+        let client = NodeClient(baseURL: url, wallet: wallet, maxPerJob: remaining, termsCache: termsCache)
         let result = try await client.chat(request)
         let job = try RequestLimits(maxTokens: Int.max).job(from: request, chosenSeed: 0)
         let hired = HiredJob(request: request, job: job, node: node.key, endpoint: node.endpoint, result: result)

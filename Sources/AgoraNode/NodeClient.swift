@@ -38,8 +38,42 @@ public enum NodeClientError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// The payment terms a client has seen from each node, so that later jobs can pay on the first request.
+///
+/// x402 lets a client that already knows a resource's requirements send the payment with the request. After
+/// one 402 from a node the client knows its chain, payee, model and prices; for the next job it picks the
+/// job id itself (the node checks it is unused, as it does for its own), computes the input hash from its
+/// own request, caps the voucher at its per-job budget (the node charges what the job costs, never more
+/// than the cap) and saves the round trip. If the node refuses such a voucher (prices rose, the deposit is
+/// short, the terms changed) its answer is an ordinary 402, and the client continues from there.
+public final class PaymentTermsCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var offers: [String: X402.PaymentRequirements] = [:]
+
+    public init() {}
+
+    func offer(for node: URL) -> X402.PaymentRequirements? {
+        lock.lock()
+        defer { lock.unlock() }
+        return offers[node.absoluteString]
+    }
+
+    func remember(_ offer: X402.PaymentRequirements, for node: URL) {
+        lock.lock()
+        offers[node.absoluteString] = offer
+        lock.unlock()
+    }
+
+    func forget(_ node: URL) {
+        lock.lock()
+        offers[node.absoluteString] = nil
+        lock.unlock()
+    }
+}
+
 /// The client side of a paid job: request → 402 terms → signed voucher → answer + signed receipt, with the
-/// receipt checked against the voucher and the output before the result is returned.
+/// receipt checked against the voucher and the output before the result is returned. With a
+/// `PaymentTermsCache`, later jobs on the same node pay on the first request (see there).
 ///
 /// It recomputes the input hash from its own request, so a node cannot get a voucher for a request other
 /// than the one sent, and refuses terms above its per-job budget.
@@ -47,14 +81,16 @@ public struct NodeClient: Sendable {
     public let baseURL: URL
     public let wallet: SigningKey
     public let maxPerJob: Amount
+    public let termsCache: PaymentTermsCache?
     /// When set, request bodies are sealed to this node key with HPKE and answers are opened with the
     /// exported key (see `BodyEncryption`).
     public let encryptTo: Curve25519.KeyAgreement.PublicKey?
 
     public init(
         baseURL: URL, wallet: SigningKey, maxPerJob: Amount = Amount(microUnits: 1_000_000),
-        encryptTo: Curve25519.KeyAgreement.PublicKey? = nil
+        encryptTo: Curve25519.KeyAgreement.PublicKey? = nil, termsCache: PaymentTermsCache? = nil
     ) {
+        self.termsCache = termsCache
         self.baseURL = baseURL
         self.wallet = wallet
         self.maxPerJob = maxPerJob
@@ -85,24 +121,59 @@ public struct NodeClient: Sendable {
         var request = request
         request.stream = false
         let body = try JSONEncoder().encode(request)
-        let (status, headers, data) = try await post("v1/chat/completions", body: body, payment: nil)
-        switch status {
+        var first: (status: Int, headers: [String: String], data: Data)
+        if let prepaid = prepaidVoucher(for: request) {
+            first = try await post("v1/chat/completions", body: body, payment: prepaid.header)
+            if first.status == 200 { return try parse(first.data, headers: first.headers, voucher: prepaid.voucher) }
+            // Refused (terms changed, deposit short, …): the answer is a fresh 402; go on from it.
+            termsCache?.forget(baseURL)
+        } else {
+            first = try await post("v1/chat/completions", body: body, payment: nil)
+        }
+        switch first.status {
         case 200:
-            return try parse(data, headers: headers, voucher: nil)
+            return try parse(first.data, headers: first.headers, voucher: nil)
         case 402:
-            let voucher = try voucher(for: request, headers: headers)
+            let voucher = try voucher(for: request, headers: first.headers)
+            let offer = try requirements(first.headers)
             let payload = X402.PaymentPayload(
-                x402Version: X402.version, payload: .init(voucher: voucher), accepted: try requirements(headers),
-                resource: nil)
+                x402Version: X402.version, payload: .init(voucher: voucher), accepted: offer, resource: nil)
             let (paidStatus, paidHeaders, paidData) = try await post(
                 "v1/chat/completions", body: body, payment: try X402.encodeHeader(payload))
             guard paidStatus == 200 else {
                 throw NodeClientError.http(status: paidStatus, body: String(decoding: paidData, as: UTF8.self))
             }
-            return try parse(paidData, headers: paidHeaders, voucher: voucher)
+            let completion = try parse(paidData, headers: paidHeaders, voucher: voucher)
+            termsCache?.remember(offer, for: baseURL)
+            return completion
         default:
-            throw NodeClientError.http(status: status, body: String(decoding: data, as: UTF8.self))
+            throw NodeClientError.http(status: first.status, body: String(decoding: first.data, as: UTF8.self))
         }
+    }
+
+    /// A voucher for `request` from the node's remembered terms, or nil when there are none or the request
+    /// leaves its length to the node (then the cost cannot be bounded here).
+    func prepaidVoucher(for request: ChatCompletionRequest) -> (voucher: Voucher, header: String)? {
+        guard let offer = termsCache?.offer(for: baseURL),
+            let maxTokens = request.maxCompletionTokens ?? request.maxTokens,
+            let payee = try? Address(parsing: offer.payTo)
+        else { return nil }
+        let terms = offer.extra
+        let jobID = Hash256.random()
+        // A request without a seed gets the one the node derives from the job id.
+        let seed = request.seed ?? PaymentGate.seed(for: jobID)
+        let limits = RequestLimits(maxTokens: Int.max, defaultMaxTokens: maxTokens)
+        guard let job = try? limits.job(from: request, chosenSeed: seed) else { return nil }
+        let expiry = UInt64(Date().timeIntervalSince1970) + UInt64(max(1, min(offer.maxTimeoutSeconds, 3_600)))
+        let voucher = Voucher(
+            chainID: terms.chainId, payer: wallet.publicKey, payee: payee.publicKey, jobID: jobID,
+            modelHash: terms.modelHash, inputHash: job.inputHash(modelHash: terms.modelHash), maxAmount: maxPerJob,
+            expiry: expiry
+        ).signed(by: wallet)
+        let payload = X402.PaymentPayload(
+            x402Version: X402.version, payload: .init(voucher: voucher), accepted: offer, resource: nil)
+        guard let header = try? X402.encodeHeader(payload) else { return nil }
+        return (voucher, header)
     }
 
     private func requirements(_ headers: [String: String]) throws -> X402.PaymentRequirements {

@@ -246,8 +246,12 @@ public final class NodeService: Sendable {
                     return Self.error(
                         503, error.description, type: "server_error", code: error.code, headers: ["Retry-After": "1"])
                 }
+                // Fresh terms need a fresh job id, and a request without a seed takes its seed from the job id:
+                // derive the job again so the terms' seed and input hash match the new id.
+                let freshID = Hash256.random()
+                let freshJob = (try? parse(endpoint, body: body, jobID: freshID).0) ?? job
                 return paymentRequired(
-                    gate, jobID: Hash256.random(), job: job, promptTokens: promptTokens, resource: resource, now: now,
+                    gate, jobID: freshID, job: freshJob, promptTokens: promptTokens, resource: resource, now: now,
                     reason: error)
             }
         }

@@ -54,14 +54,33 @@ extension Ledger: SettlementLedger {
 }
 
 /// Pending settlements, kept in SQLite so none is lost when the node stops or crashes between serving a job
-/// and settling it. A settlement is written (and fsynced) before the paid answer is sent.
+/// and settling it. A settlement is written before the paid answer is sent.
+///
+/// The file is in WAL mode; how far a write is synced before the answer leaves is the operator's choice
+/// (`Durability`), because on these disks a sync is most of the cost of a paid request.
 public final class SettlementQueue: @unchecked Sendable {
-    private let database: DatabaseQueue
+    /// What a recorded settlement survives before the answer is sent.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// The write has reached the operating system: it survives the node process crashing or being
+        /// killed, not an OS crash or power cut (SQLite WAL with `synchronous = NORMAL`). The default: what
+        /// could be lost is the node's own fee for the last few jobs, never the payer's money.
+        case process
+        /// The write is synced to the disk (`synchronous = FULL`): survives power loss too, for about a disk
+        /// sync per paid request.
+        case power
+    }
 
-    public init(path: String) throws {
+    private let database: DatabaseQueue
+    public let durability: Durability
+
+    public init(path: String, durability: Durability = .process) throws {
+        self.durability = durability
         var configuration = Configuration()
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability == .power ? "FULL" : "NORMAL")")
+        }
         database = try DatabaseQueue(path: path, configuration: configuration)
+        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
         try database.write { db in
             try db.execute(
                 sql: """

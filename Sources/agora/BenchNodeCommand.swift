@@ -18,6 +18,8 @@ struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "GGUF model (default: the default model).") var model: String?
     @Option(help: "Requests per mode.") var requests: Int = 20
     @Option(help: "Tokens generated per request.") var tokens: Int = 32
+    @Option(help: "One-token requests per mode for measuring the payment overhead (its own, quieter phase).")
+    var overheadRequests: Int = 200
     @Option(help: "Engine threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var format: OutputFormat
 
@@ -32,7 +34,12 @@ struct BenchNodeCommand: AsyncParsableCommand {
         var tokensPerRequest: Int
         var free: ModeResult
         var paid: ModeResult
+        /// Median over interleaved pairs of (paid − free) time of one-token requests (short jobs, so the
+        /// difference is not lost in the noise of 500 ms generations).
         var overheadMilliseconds: Double
+        var overheadMeanMilliseconds: Double
+        var overheadRequests: Int
+        /// The overhead relative to the median free `tokensPerRequest` job.
         var overheadPercent: Double
         var settledJobs: Int
     }
@@ -78,7 +85,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
         let body = try JSONEncoder().encode(request)
         let client = NodeClient(
             baseURL: URL(string: "http://127.0.0.1:\(paidPort)")!, wallet: agent,
-            maxPerJob: Amount(microUnits: 1_000_000))
+            maxPerJob: Amount(microUnits: 1_000_000), termsCache: PaymentTermsCache())
 
         printError("warming up…")
         _ = try await postFree(port: freePort, body: body)
@@ -95,14 +102,38 @@ struct BenchNodeCommand: AsyncParsableCommand {
             paidTimes.append(Date().timeIntervalSince(paidStart))
             printError("request \(index + 1)/\(requests)")
         }
+        // The overhead, measured on one-token jobs where it is not drowned by the generation's own variance.
+        let short = ChatCompletionRequest(
+            messages: request.messages, maxTokens: 1, temperature: 0, topP: request.topP, topK: request.topK)
+        let shortBody = try JSONEncoder().encode(short)
+        var shortFree: [Double] = []
+        var shortPaid: [Double] = []
+        for index in 0..<max(overheadRequests, 1) {
+            let start = Date()
+            _ = try await postFree(port: freePort, body: shortBody)
+            shortFree.append(Date().timeIntervalSince(start) * 1000)
+            let paidStart = Date()
+            _ = try await client.chat(short)
+            shortPaid.append(Date().timeIntervalSince(paidStart) * 1000)
+            if (index + 1) % 50 == 0 { printError("one-token request \(index + 1)/\(overheadRequests)") }
+        }
         let report = try service.flushSettlements(to: ledger)
         await paidServer.stop()
         await freeServer.stop()
         let free = summarize("free", freeTimes)
         let paid = summarize("paid", paidTimes)
-        let overhead = paid.p50Milliseconds - free.p50Milliseconds
+        func median(_ values: [Double]) -> Double {
+            let sorted = values.sorted()
+            return sorted.count % 2 == 1
+                ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
+        // Each paid request runs right after a free one: the median of the pairwise differences cancels the
+        // machine's drift, which is larger than the overhead itself on a shared machine.
+        let overhead = median(zip(shortPaid, shortFree).map { $0 - $1 })
+        let meanOverhead = (shortPaid.reduce(0, +) - shortFree.reduce(0, +)) / Double(shortPaid.count)
         let result = Report(
             tokensPerRequest: tokens, free: free, paid: paid, overheadMilliseconds: overhead,
+            overheadMeanMilliseconds: meanOverhead, overheadRequests: shortPaid.count,
             overheadPercent: overhead / free.p50Milliseconds * 100, settledJobs: report.settled)
         if format.json {
             try printJSON(result)
@@ -118,8 +149,10 @@ struct BenchNodeCommand: AsyncParsableCommand {
         print(table.render())
         print(
             String(
-                format: "payment overhead per request: %.2f ms (%.2f %% of a %d-token job); %d jobs settled", overhead,
-                result.overheadPercent, tokens, report.settled))
+                format:
+                    "payment overhead per request: %.2f ms (median of paired differences), %.2f ms mean, over %d one-token requests per mode "
+                    + "(%.2f %% of a %d-token job); %d jobs settled",
+                overhead, meanOverhead, shortPaid.count, result.overheadPercent, tokens, report.settled))
     }
 
     private func summarize(_ mode: String, _ times: [Double]) -> ModeResult {

@@ -31,6 +31,11 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Jobs run at once.") var concurrency: Int = 1
     @Option(help: "Jobs allowed to wait; beyond that the node answers 503.") var queue: Int = 16
     @Option(help: "Engine threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(
+        help:
+            "What a pending settlement survives before the paid answer is sent: 'process' (a crash or kill of the node) or 'power' (also power loss; a disk sync per request)."
+    )
+    var settlementDurability: String = "process"
     @Option(help: "Chat format instead of the one in the model's metadata: chatml, llama2 or llama3.")
     var chatTemplate: String?
     @Option(help: "Seconds between settlement batches.") var settleEvery: Double = 2
@@ -54,8 +59,12 @@ struct NodeCommand: AsyncParsableCommand {
                 node: nodeKey,
                 prices: NodePrices(perInputToken: try parseAmount(priceIn), perOutputToken: try parseAmount(priceOut)),
                 ledger: opened)
+            guard let durability = SettlementQueue.Durability(rawValue: settlementDurability) else {
+                throw ValidationError("--settlement-durability must be 'process' or 'power'")
+            }
             settlements = try SettlementQueue(
-                path: URL(fileURLWithPath: state).appendingPathComponent("settlements.sqlite").path)
+                path: URL(fileURLWithPath: state).appendingPathComponent("settlements.sqlite").path,
+                durability: durability)
         }
         let service = NodeService(
             engine: engine, key: nodeKey,

@@ -90,6 +90,59 @@ import Testing
         await harness.stop()
     }
 
+    /// A counter from the node's `/metrics` text.
+    static func counter(_ name: String, _ harness: NodeHarness) async throws -> Int {
+        let (_, data) = try await harness.get("metrics")
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
+    /// With remembered terms, every job after the first pays on its first request: no 402 round trip, the
+    /// receipt still checks out against the voucher, and every job settles.
+    @Test func rememberedTermsPayOnTheFirstRequest() async throws {
+        let harness = try NodeHarness()
+        try await harness.start()
+        let client = NodeClient(
+            baseURL: harness.baseURL, wallet: harness.agent, maxPerJob: Amount(microUnits: 20_000),
+            termsCache: PaymentTermsCache())
+        var jobs: [ClientCompletion] = []
+        for prompt in ["What is the capital of France?", "Name a color.", "Say hello."] {
+            jobs.append(
+                try await client.chat(
+                    ChatCompletionRequest(
+                        messages: [OpenAIMessage(role: "user", content: prompt)], maxTokens: 6, temperature: 0)))
+        }
+        #expect(try await Self.counter("agora_payments_required_total", harness) == 1)
+        #expect(try await Self.counter("agora_payments_accepted_total", harness) == 3)
+        // The later vouchers carry the client's own job ids and its budget as the cap; receipts charge the cost.
+        #expect(Set(jobs.map(\.receipt.jobID)).count == 3)
+        #expect(jobs.dropFirst().allSatisfy { $0.voucher?.maxAmount == Amount(microUnits: 20_000) })
+        #expect(jobs.allSatisfy { $0.receipt.amount < Amount(microUnits: 20_000) })
+        let report = try harness.service.flushSettlements(to: harness.ledger)
+        #expect(report.settled == 3)
+        for job in jobs { #expect(try harness.ledger.job(job.receipt.jobID) != nil) }
+        await harness.stop()
+    }
+
+    /// A remembered-terms voucher the node refuses (here: capped above the payer's deposit) is answered with
+    /// an ordinary 402, and the client completes the job through it.
+    @Test func refusedRememberedTermsFallBackToA402() async throws {
+        let harness = try NodeHarness(deposit: 100_000)
+        try await harness.start()
+        let client = NodeClient(
+            baseURL: harness.baseURL, wallet: harness.agent, maxPerJob: Amount(microUnits: 1_000_000),
+            termsCache: PaymentTermsCache())
+        _ = try await client.chat(question)
+        let second = try await client.chat(question)
+        #expect(second.voucher.map { $0.maxAmount < Amount(microUnits: 100_000) } == true)
+        // One 402 for the first job (no payment), one refusal answered with fresh terms, two accepted vouchers.
+        #expect(try await Self.counter("agora_payments_required_total", harness) == 1)
+        #expect(try await Self.counter("agora_payments_refused_total", harness) == 1)
+        #expect(try await Self.counter("agora_payments_accepted_total", harness) == 2)
+        #expect(try harness.service.flushSettlements(to: harness.ledger).settled == 2)
+        await harness.stop()
+    }
+
     @Test func aClientRefusesTermsAboveItsBudget() async throws {
         let harness = try NodeHarness()
         try await harness.start()
