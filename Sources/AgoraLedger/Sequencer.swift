@@ -10,10 +10,18 @@ import Dispatch
 /// `Ledger.produceBlock(verified:)`, which does every other check. The queue is bounded so a flood of
 /// submissions is refused rather than buffered without limit.
 public actor Sequencer {
-    public enum SubmitError: Error, Equatable, Sendable {
+    public enum SubmitError: Error, Equatable, Sendable, CustomStringConvertible {
         case queueFull(limit: Int)
         case wrongChain(expected: String, got: String)
         case invalidSignature
+
+        public var description: String {
+            switch self {
+            case .queueFull(let limit): return "the sequencer's queue is full (\(limit) transactions); retry later"
+            case .wrongChain(let expected, let got): return "transaction for chain '\(got)', this is '\(expected)'"
+            case .invalidSignature: return "the signature does not verify"
+            }
+        }
     }
 
     public let ledger: Ledger

@@ -98,8 +98,19 @@ public final class RunningNodeServer: Sendable {
 
     /// Starts `server` and returns once it is listening (on the port it bound, when asked for port 0).
     public static func start(_ server: NodeHTTPServer) async throws -> RunningNodeServer {
+        try await start { onRunning in server.application(onRunning: onRunning) }
+    }
+
+    /// Starts the ledger RPC (`agora ledger serve`) the same way.
+    public static func start(_ server: LedgerRPCServer) async throws -> RunningNodeServer {
+        try await start { onRunning in server.application(onRunning: onRunning) }
+    }
+
+    static func start<App: ApplicationProtocol>(
+        _ makeApplication: (@escaping @Sendable (Int) async -> Void) -> App
+    ) async throws -> RunningNodeServer {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = server.application { continuation.yield($0) }
+        let app = makeApplication { continuation.yield($0) }
         var logger = Logger(label: "agora.node.lifecycle")
         logger.logLevel = .error
         let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)

@@ -236,9 +236,20 @@ public final class NodeService: Sendable {
                 return paymentRequired(
                     gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, now: now, reason: nil)
             }
+            // The ledger reads (SQLite, or HTTP to a remote ledger) block: keep them off the cooperative pool.
+            let modelHash = engine.modelHash
+            let checked =
+                (try? await offCooperativePool { () -> Result<Voucher, PaymentError> in
+                    do throws(PaymentError) {
+                        return .success(
+                            try gate.accept(
+                                payload, request: job, modelHash: modelHash, promptTokens: promptTokens, now: now))
+                    } catch {
+                        return .failure(error)
+                    }
+                }) ?? .failure(.ledgerUnavailable("the payment check did not run"))
             do {
-                voucher = try gate.accept(
-                    payload, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, now: now)
+                voucher = try checked.get()
                 metrics.paymentsAccepted.increment()
             } catch {
                 metrics.paymentsRefused.increment()

@@ -7,6 +7,11 @@ import GRDB
 public struct PendingSettlement: Sendable, Equatable {
     public var voucher: Voucher
     public var receipt: JobReceipt
+
+    public init(voucher: Voucher, receipt: JobReceipt) {
+        self.voucher = voucher
+        self.receipt = receipt
+    }
 }
 
 /// What happened when pending settlements were submitted.
@@ -18,38 +23,56 @@ public struct SettlementReport: Sendable, Equatable {
     public var stillPending: Int = 0
 }
 
-/// Settles vouchers on a ledger.
+/// What the ledger did with one settlement.
+public enum SettlementResult: Sendable, Equatable {
+    /// Settled now, or already settled earlier (e.g. before a crash): done either way.
+    case settled
+    /// Refused for good, with the ledger's reason (e.g. the payer's deposit ran dry).
+    case refused(String)
+}
+
+/// Settles vouchers on a ledger: the embedded `Ledger`, or a `RemoteLedger` over HTTP.
 public protocol SettlementLedger: Sendable {
-    /// Submits settle transactions signed by `node`; returns, per job, nil when settled (or already
-    /// settled) and the ledger's reason otherwise.
-    func settle(_ items: [PendingSettlement], signedBy node: SigningKey) throws -> [Hash256: TransactionError?]
+    /// Submits settle transactions signed by `node`; returns the result per job id. Jobs missing from the
+    /// answer stay pending; a failure to reach the ledger throws.
+    func settle(_ items: [PendingSettlement], signedBy node: SigningKey) throws -> [Hash256: SettlementResult]
 }
 
 extension Ledger: SettlementLedger {
-    public func settle(_ items: [PendingSettlement], signedBy node: SigningKey) throws -> [Hash256: TransactionError?] {
-        var nonce = try account(node.publicKey).nonce
-        var transactions: [Transaction] = []
-        var jobByTransaction: [Hash256: Hash256] = [:]
-        for item in items {
+    public func settle(_ items: [PendingSettlement], signedBy node: SigningKey) throws -> [Hash256: SettlementResult] {
+        let transactions = try SettlementTransactions.sign(
+            items, by: node, chainID: chainID, after: account(node.publicKey).nonce)
+        let outcome = try produceBlock(transactions.map(\.transaction))
+        var rejected: [Hash256: TransactionError] = [:]
+        for (id, error) in outcome.rejected { rejected[id] = error }
+        var results: [Hash256: SettlementResult] = [:]
+        for (transaction, jobID) in transactions {
+            results[jobID] = SettlementTransactions.result(rejected[transaction.id])
+        }
+        return results
+    }
+}
+
+/// Settle transactions for pending settlements, and how a refusal reads.
+enum SettlementTransactions {
+    static func sign(_ items: [PendingSettlement], by node: SigningKey, chainID: String, after nonce: UInt64)
+        -> [(transaction: Transaction, jobID: Hash256)]
+    {
+        var nonce = nonce
+        return items.map { item in
             nonce += 1
             let transaction = Transaction.signed(
                 by: node, chainID: chainID, nonce: nonce, body: .settleJob(voucher: item.voucher, receipt: item.receipt)
             )
-            transactions.append(transaction)
-            jobByTransaction[transaction.id] = item.voucher.jobID
+            return (transaction, item.voucher.jobID)
         }
-        let outcome = try produceBlock(transactions)
-        var results: [Hash256: TransactionError?] = [:]
-        for id in outcome.accepted { results[jobByTransaction[id]!] = .some(nil) }
-        for (id, error) in outcome.rejected {
-            // A job settled earlier (e.g. before a crash) is done, not refused.
-            if case .jobAlreadySettled = error {
-                results[jobByTransaction[id]!] = .some(nil)
-            } else {
-                results[jobByTransaction[id]!] = error
-            }
-        }
-        return results
+    }
+
+    /// A job settled earlier (e.g. before a crash) is done, not refused.
+    static func result(_ error: TransactionError?) -> SettlementResult {
+        guard let error else { return .settled }
+        if case .jobAlreadySettled = error { return .settled }
+        return .refused(error.description)
     }
 }
 
@@ -129,9 +152,10 @@ public final class SettlementQueue: @unchecked Sendable {
             for item in items {
                 guard let result = results[item.voucher.jobID] else { continue }
                 try db.execute(sql: "DELETE FROM pending WHERE job_id = ?", arguments: [Data(item.voucher.jobID.bytes)])
-                if let error = result {
-                    report.refused[item.voucher.jobID] = error.description
-                } else {
+                switch result {
+                case .refused(let reason):
+                    report.refused[item.voucher.jobID] = reason
+                case .settled:
                     report.settled += 1
                     report.settledJobs.append(item.voucher.jobID)
                 }

@@ -18,7 +18,10 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(help: "GGUF model file (default: the bundled default model, fetched on first use).") var model: String?
     @Option(help: "Node key file (created if missing).") var key: String = "node.key"
-    @Option(help: "Ledger data directory (the embedded ledger this node settles on).")
+    @Option(
+        help:
+            "The ledger this node checks deposits on and settles to: a data directory (embedded) or the URL of `agora ledger serve`."
+    )
     var ledger: String = "agora-data/ledger"
     @Option(help: "Directory for the node's own state (pending settlements).") var state: String = "agora-data/node"
     @Option(help: "Address to bind.") var host: String = "127.0.0.1"
@@ -51,9 +54,16 @@ struct NodeCommand: AsyncParsableCommand {
 
         var gate: PaymentGate?
         var settlements: SettlementQueue?
-        var chainLedger: Ledger?
+        var chainLedger: (any PaymentLedger & SettlementLedger)?
         if !free {
-            let opened = try Ledger.open(at: URL(fileURLWithPath: ledger))
+            let opened: any PaymentLedger & SettlementLedger
+            if ledger.hasPrefix("http://") || ledger.hasPrefix("https://") {
+                guard let url = URL(string: ledger) else { throw ValidationError("--ledger is not a URL") }
+                opened = try RemoteLedger(baseURL: url)
+                printError("settling on the ledger at \(url) (chain \(opened.chainID))")
+            } else {
+                opened = try Ledger.open(at: URL(fileURLWithPath: ledger))
+            }
             chainLedger = opened
             gate = PaymentGate(
                 node: nodeKey,
@@ -78,7 +88,8 @@ struct NodeCommand: AsyncParsableCommand {
             Task.detached {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(interval))
-                    if let report = try? service.flushSettlements(to: chainLedger),
+                    // Settling blocks on SQLite or on the remote ledger: off the cooperative pool.
+                    if let report = try? await offCooperativePool({ try service.flushSettlements(to: chainLedger) }),
                         report.settled + report.refused.count > 0
                     {
                         printError("settled \(report.settled) job(s), \(report.refused.count) refused")
