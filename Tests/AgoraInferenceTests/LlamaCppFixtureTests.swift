@@ -34,8 +34,9 @@ struct LlamaCppFixtureTests {
     static let nearTie = 0.5
     static let comparedSteps = 16
 
-    /// The fixture's model next to the default model in the store (the requantized Q4_0 / Q8_0 files are
-    /// made by `llama-quantize`, which CI does not have: those cases run only where the files exist).
+    /// The fixture's model next to the default model in the store. The Q4_0 / Q8_0 requantizations are made
+    /// by `.ci/run` with `Scripts/requantize.py` (the `gguf` package; tensor for tensor what `llama-quantize`
+    /// writes); elsewhere those cases run where the files exist.
     static func modelURL(for fixture: String) -> URL? {
         guard let fixture = try? TestModel.fixture(fixture, as: Fixture.self),
             let defaultURL = try? TestModel.defaultModelURL()
