@@ -56,9 +56,9 @@ struct GGUFFileTests {
 
     @Test("refuses an architecture other than llama by name")
     func refusesOtherArchitectures() throws {
-        let bytes = GGUFBuilder(metadata: [("general.architecture", .string("qwen2"))]).bytes()
+        let bytes = GGUFBuilder(metadata: [("general.architecture", .string("gemma2"))]).bytes()
         let gguf = try open(bytes)
-        #expect(throws: GGUFError.unsupportedArchitecture("qwen2")) { try LlamaHyperparameters(gguf: gguf) }
+        #expect(throws: GGUFError.unsupportedArchitecture("gemma2")) { try LlamaHyperparameters(gguf: gguf) }
     }
 
     @Test("reads a synthetic file: values of every type, tensor offsets, alignment")

@@ -48,7 +48,7 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingMetadata(let key): "GGUF metadata \(key) is missing"
         case .invalidMetadata(let key, let reason): "GGUF metadata \(key) is invalid: \(reason)"
         case .unsupportedArchitecture(let arch):
-            "model architecture \(arch) is not supported (only llama is)"
+            "model architecture \(arch) is not supported (supported: llama, qwen2)"
         case .missingTensor(let name): "model has no tensor \(name)"
         }
     }

@@ -1,9 +1,33 @@
-/// The shape of a llama-architecture model, read from the `llama.*` metadata of its GGUF file.
+/// The shape of a llama-family model, read from the `<arch>.*` metadata of its GGUF file.
+///
+/// One forward pass serves every architecture listed in `Architecture`: they differ only by switches read
+/// here (rotary style, attention biases). Any other architecture is refused by name.
 ///
 /// Values are bounded as well as read: a hostile file must not make the engine allocate a KV cache or a
 /// scratch buffer sized by an absurd header field.
 public struct LlamaHyperparameters: Sendable, Equatable {
+    /// The architectures this engine runs, and what sets them apart.
+    public enum Architecture: String, Sendable, CaseIterable {
+        /// Llama 1/2/3, SmolLM, TinyLlama: rotary on adjacent pairs, no attention biases.
+        case llama
+        /// Qwen2 / Qwen2.5: biases on the Q, K and V projections, NeoX-style rotary (halves, not pairs).
+        case qwen2
+
+        /// llama.cpp's rope type for the architecture.
+        public var rotaryStyle: RotaryStyle { self == .qwen2 ? .neox : .normal }
+        public var hasAttentionBiases: Bool { self == .qwen2 }
+    }
+
+    /// How RoPE pairs the dimensions of a head.
+    public enum RotaryStyle: Sendable, Equatable {
+        /// (x[2i], x[2i+1]): llama.cpp's "normal" mode.
+        case normal
+        /// (x[i], x[i + d/2]): GPT-NeoX's layout, llama.cpp's "neox" mode.
+        case neox
+    }
+
     public let architecture: String
+    public let family: Architecture
     public let blockCount: Int
     public let embeddingLength: Int
     public let feedForwardLength: Int
@@ -26,8 +50,9 @@ public struct LlamaHyperparameters: Sendable, Equatable {
         guard let arch = gguf.metadataString("general.architecture") else {
             throw .missingMetadata(key: "general.architecture")
         }
-        guard arch == "llama" else { throw .unsupportedArchitecture(arch) }
+        guard let family = Architecture(rawValue: arch) else { throw .unsupportedArchitecture(arch) }
         architecture = arch
+        self.family = family
 
         func integer(_ suffix: String, default fallback: Int? = nil, max: Int) throws(GGUFError) -> Int {
             let key = "\(arch).\(suffix)"

@@ -15,7 +15,8 @@ public final class LlamaModel: @unchecked Sendable {
         hyperparameters = weights.hyper
         self.contextLength = min(contextLength ?? weights.hyper.contextLength, weights.hyper.contextLength)
         rotary = RotaryTable(
-            headDim: weights.hyper.headDim, base: weights.hyper.ropeFreqBase, positions: self.contextLength)
+            headDim: weights.hyper.headDim, base: weights.hyper.ropeFreqBase, positions: self.contextLength,
+            style: weights.hyper.family.rotaryStyle)
     }
 
     public var vocabularySize: Int { hyperparameters.vocabularySize }

@@ -97,6 +97,12 @@ public final class LlamaState: @unchecked Sendable {
                 pool: pool, path: kernelPath)
             let keys = cache.keys(layer: l)
             let values = cache.values(layer: l)
+            if let bias = layer.qkvBias?.pointer {
+                for t in 0..<n {
+                    let row = qkv + t * qkvRows
+                    for i in 0..<qkvRows { row[i] = row[i] + bias[i] }
+                }
+            }
             for t in 0..<n {
                 let row = qkv + t * qkvRows
                 model.rotary.apply(row, heads: heads, headDim: headDim, position: p0 + t)

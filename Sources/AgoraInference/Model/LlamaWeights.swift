@@ -3,6 +3,8 @@ final class LlamaLayerWeights: @unchecked Sendable {
     let attentionNorm: FloatBuffer
     /// Q, K and V stacked: rows [0, q) are Q, then K, then V.
     let qkv: Projection
+    /// Q, K and V biases stacked like `qkv`'s rows (qwen2); nil for architectures without them.
+    let qkvBias: FloatBuffer?
     let attentionOutput: Projection
     let ffnNorm: FloatBuffer
     /// Gate and up stacked: rows [0, ffn) are the gate, [ffn, 2 ffn) the up projection.
@@ -21,6 +23,18 @@ final class LlamaLayerWeights: @unchecked Sendable {
 
         let qRows = hyper.headCount * hyper.headDim
         let kvRows = hyper.headCountKV * hyper.headDim
+        if hyper.family.hasAttentionBiases {
+            let bias = FloatBuffer(count: qRows + 2 * kvRows)
+            var offset = 0
+            for (name, count) in [("attn_q.bias", qRows), ("attn_k.bias", kvRows), ("attn_v.bias", kvRows)] {
+                let part = try LlamaWeights.vector(gguf, p + name, count: count)
+                (bias.pointer + offset).update(from: part.pointer, count: count)
+                offset += count
+            }
+            qkvBias = bias
+        } else {
+            qkvBias = nil
+        }
         try Self.expect(qkv, rows: qRows + 2 * kvRows, columns: d, name: p + "attn_qkv")
         try Self.expect(attentionOutput, rows: d, columns: qRows, name: p + "attn_output.weight")
         try Self.expect(gateUp, rows: 2 * hyper.feedForwardLength, columns: d, name: p + "ffn_gate/up")

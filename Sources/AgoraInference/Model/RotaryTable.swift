@@ -7,10 +7,12 @@ import Foundation
 final class RotaryTable: @unchecked Sendable {
     let pairs: Int
     let positions: Int
+    let style: LlamaHyperparameters.RotaryStyle
     /// [position][pair] interleaved as (cos, sin).
     private let table: FloatBuffer
 
-    init(headDim: Int, base: Float, positions: Int) {
+    init(headDim: Int, base: Float, positions: Int, style: LlamaHyperparameters.RotaryStyle = .normal) {
+        self.style = style
         pairs = headDim / 2
         self.positions = positions
         table = FloatBuffer(count: positions * pairs * 2)
@@ -26,11 +28,26 @@ final class RotaryTable: @unchecked Sendable {
         }
     }
 
-    /// Rotates `heads` consecutive heads at `x` in place, llama.cpp's "normal" mode for arch `llama`:
-    /// adjacent pairs (x[2i], x[2i+1]), not NeoX halves.
+    /// Rotates `heads` consecutive heads at `x` in place: adjacent pairs (x[2i], x[2i+1]) in llama.cpp's
+    /// "normal" mode (arch `llama`), halves (x[i], x[i + d/2]) in "neox" mode (arch `qwen2`); pair i turns
+    /// by the same angle in both.
     @inline(__always)
     func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, position: Int) {
         let row = table.pointer + position * pairs * 2
+        if style == .neox {
+            for h in 0..<heads {
+                let v = x + h * headDim
+                for i in 0..<pairs {
+                    let c = row[2 * i]
+                    let s = row[2 * i + 1]
+                    let x0 = v[i]
+                    let x1 = v[i + pairs]
+                    v[i] = x0 * c - x1 * s
+                    v[i + pairs] = x0 * s + x1 * c
+                }
+            }
+            return
+        }
         for h in 0..<heads {
             let v = x + h * headDim
             for i in 0..<pairs {

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Builds a small random-weight `qwen2` GGUF for the engine's architecture tests, deterministically.
+
+Real tokenizer metadata (the default model's vocabulary) with arch `qwen2`: Q/K/V biases, NeoX rotary,
+tied embeddings. Weights come from numpy's PCG64 with a fixed seed and are quantized to Q8_0 with the
+`gguf` package (ggml's reference rounding), so the same bytes come out on every machine: the llama.cpp
+fixture (Tests/Fixtures/generation_qwen2_tiny.json, made by `--fixture`) is recorded once on this file and
+CI rebuilds the file to compare against it.
+
+Usage:
+  python3 Scripts/make_tiny_qwen2.py DEFAULT_MODEL.gguf OUT.gguf
+  python3 Scripts/make_tiny_qwen2.py DEFAULT_MODEL.gguf OUT.gguf --fixture --llama-build /work/ref/build
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from gguf import GGMLQuantizationType as T
+from gguf import GGUFReader, GGUFValueType, GGUFWriter
+from gguf.quants import quantize
+
+SEED = 20261126
+WIDTH, HEADS, KV_HEADS, FFN, LAYERS, CONTEXT = 128, 4, 2, 256, 2, 512
+
+
+def build(default_model: str, out: str) -> None:
+    source = GGUFReader(default_model)
+    rng = np.random.default_rng(SEED)
+    directory = os.path.dirname(os.path.abspath(out))
+    handle, temporary = tempfile.mkstemp(dir=directory, suffix=".partial")
+    os.close(handle)
+    writer = GGUFWriter(temporary, "qwen2")
+    writer.add_name("agora-tiny-qwen2-random")
+    writer.add_uint32("general.file_type", 7)
+    writer.add_context_length(CONTEXT)
+    writer.add_embedding_length(WIDTH)
+    writer.add_feed_forward_length(FFN)
+    writer.add_block_count(LAYERS)
+    writer.add_head_count(HEADS)
+    writer.add_head_count_kv(KV_HEADS)
+    writer.add_rope_freq_base(1_000_000.0)
+    writer.add_layer_norm_rms_eps(1e-6)
+    for key, field in source.fields.items():
+        if key.startswith("tokenizer."):
+            value_type = field.types[0]
+            sub_type = field.types[-1] if value_type == GGUFValueType.ARRAY else None
+            writer.add_key_value(key, field.contents(), value_type, sub_type=sub_type)
+    vocab = len(source.fields["tokenizer.ggml.tokens"].data)
+    head_dim = WIDTH // HEADS
+
+    def matrix(rows, columns, scale):
+        return quantize(rng.normal(0, scale, (rows, columns)).astype(np.float32), T.Q8_0)
+
+    def vector(count, mean, scale):
+        return (mean + rng.normal(0, scale, count)).astype(np.float32)
+
+    # Large enough weights that the logits spread out (greedy steps are not near-ties) and the biases matter.
+    writer.add_tensor("token_embd.weight", matrix(vocab, WIDTH, 0.5), raw_dtype=T.Q8_0)
+    for layer in range(LAYERS):
+        p = f"blk.{layer}."
+        writer.add_tensor(p + "attn_norm.weight", vector(WIDTH, 1.0, 0.1))
+        writer.add_tensor(p + "attn_q.weight", matrix(HEADS * head_dim, WIDTH, 0.15), raw_dtype=T.Q8_0)
+        writer.add_tensor(p + "attn_q.bias", vector(HEADS * head_dim, 0.0, 0.5))
+        writer.add_tensor(p + "attn_k.weight", matrix(KV_HEADS * head_dim, WIDTH, 0.15), raw_dtype=T.Q8_0)
+        writer.add_tensor(p + "attn_k.bias", vector(KV_HEADS * head_dim, 0.0, 0.5))
+        writer.add_tensor(p + "attn_v.weight", matrix(KV_HEADS * head_dim, WIDTH, 0.15), raw_dtype=T.Q8_0)
+        writer.add_tensor(p + "attn_v.bias", vector(KV_HEADS * head_dim, 0.0, 0.5))
+        writer.add_tensor(p + "attn_output.weight", matrix(WIDTH, HEADS * head_dim, 0.1), raw_dtype=T.Q8_0)
+        writer.add_tensor(p + "ffn_norm.weight", vector(WIDTH, 1.0, 0.1))
+        writer.add_tensor(p + "ffn_gate.weight", matrix(FFN, WIDTH, 0.15), raw_dtype=T.Q8_0)
+        writer.add_tensor(p + "ffn_up.weight", matrix(FFN, WIDTH, 0.15), raw_dtype=T.Q8_0)
+        writer.add_tensor(p + "ffn_down.weight", matrix(WIDTH, FFN, 0.1), raw_dtype=T.Q8_0)
+    writer.add_tensor("output_norm.weight", vector(WIDTH, 1.0, 0.1))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    os.replace(temporary, out)
+
+
+def fixture(model: str, llama_build: str) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import make_fixtures as mf
+
+    rng = np.random.default_rng(SEED + 1)
+    source = GGUFReader(model)
+    vocab = len(source.fields["tokenizer.ggml.tokens"].data)
+    # Ordinary token ids (past the 17 special tokens), of varied lengths, and one long prompt for batching.
+    prompts = [[int(x) for x in rng.integers(17, vocab, size=length)] for length in (1, 3, 8, 16, 40, 100)]
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        exe = mf.build_dumper(Path(llama_build), work)
+        results = mf.generate_all(exe, model, prompts, work)
+    out = {
+        "source": mf.llama_version(Path(llama_build)),
+        "model": Path(model).name,
+        "built_by": "python3 Scripts/make_tiny_qwen2.py (seed %d)" % SEED,
+        "sha256": mf.sha256(model),
+        "settings": {"threads": 1, "kv_cache": "f32", "flash_attention": False, "n_ctx": 512, "greedy": True},
+        "cases": [{"prompt_ids": p, "generated": g, "top_logits": t} for p, (g, t) in zip(prompts, results)],
+    }
+    mf.write_json(mf.REPO / "Tests/Fixtures/generation_qwen2_tiny.json", out)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("default_model")
+    parser.add_argument("out")
+    parser.add_argument("--fixture", action="store_true", help="also record llama.cpp's generations on it")
+    parser.add_argument("--llama-build")
+    args = parser.parse_args()
+    build(args.default_model, args.out)
+    if args.fixture:
+        fixture(args.out, args.llama_build)
