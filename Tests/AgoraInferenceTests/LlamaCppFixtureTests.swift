@@ -26,6 +26,8 @@ struct LlamaCppFixtureTests {
             var top_logits: [[[Double]]]
         }
         var model: String
+        /// The model file's SHA-256, for fixtures recorded on a file that is rebuilt rather than fetched.
+        var sha256: String?
         var cases: [Case]
     }
 
