@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Builds a small random-weight `qwen2` GGUF for the engine's architecture tests, deterministically.
+"""Builds small random-weight GGUFs for the engine's architecture tests, deterministically: `qwen2`, and a
+Llama-3-style `llama` with rotary frequency factors (`--variant llama3`).
 
 Real tokenizer metadata (the default model's vocabulary) with arch `qwen2`: Q/K/V biases, NeoX rotary,
 tied embeddings. Weights come from numpy's PCG64 with a fixed seed and are quantized to Q8_0 with the
@@ -10,6 +11,7 @@ CI rebuilds the file to compare against it.
 Usage:
   python3 Scripts/make_tiny_qwen2.py DEFAULT_MODEL.gguf OUT.gguf
   python3 Scripts/make_tiny_qwen2.py DEFAULT_MODEL.gguf OUT.gguf --fixture --llama-build /work/ref/build
+  python3 Scripts/make_tiny_qwen2.py DEFAULT_MODEL.gguf agora-tiny-llama3.gguf --variant llama3 [--fixture …]
 """
 import argparse
 import json
@@ -27,14 +29,17 @@ SEED = 20261126
 WIDTH, HEADS, KV_HEADS, FFN, LAYERS, CONTEXT = 128, 4, 2, 256, 2, 512
 
 
-def build(default_model: str, out: str) -> None:
+def build(default_model: str, out: str, variant: str = "qwen2") -> None:
+    """`qwen2`: biases and NeoX rotary. `llama3`: arch llama with a `rope_freqs.weight` tensor (Llama 3.1's
+    per-pair frequency divisors; random here, so that every pair's angle changes and the test sees it)."""
     source = GGUFReader(default_model)
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(SEED if variant == "qwen2" else SEED + 2)
+    qwen = variant == "qwen2"
     directory = os.path.dirname(os.path.abspath(out))
     handle, temporary = tempfile.mkstemp(dir=directory, suffix=".partial")
     os.close(handle)
-    writer = GGUFWriter(temporary, "qwen2")
-    writer.add_name("agora-tiny-qwen2-random")
+    writer = GGUFWriter(temporary, "qwen2" if qwen else "llama")
+    writer.add_name(f"agora-tiny-{variant}-random")
     writer.add_uint32("general.file_type", 7)
     writer.add_context_length(CONTEXT)
     writer.add_embedding_length(WIDTH)
@@ -42,7 +47,7 @@ def build(default_model: str, out: str) -> None:
     writer.add_block_count(LAYERS)
     writer.add_head_count(HEADS)
     writer.add_head_count_kv(KV_HEADS)
-    writer.add_rope_freq_base(1_000_000.0)
+    writer.add_rope_freq_base(1_000_000.0 if qwen else 500_000.0)
     writer.add_layer_norm_rms_eps(1e-6)
     for key, field in source.fields.items():
         if key.startswith("tokenizer."):
@@ -64,17 +69,22 @@ def build(default_model: str, out: str) -> None:
         p = f"blk.{layer}."
         writer.add_tensor(p + "attn_norm.weight", vector(WIDTH, 1.0, 0.1))
         writer.add_tensor(p + "attn_q.weight", matrix(HEADS * head_dim, WIDTH, 0.15), raw_dtype=T.Q8_0)
-        writer.add_tensor(p + "attn_q.bias", vector(HEADS * head_dim, 0.0, 0.5))
+        if qwen:
+            writer.add_tensor(p + "attn_q.bias", vector(HEADS * head_dim, 0.0, 0.5))
         writer.add_tensor(p + "attn_k.weight", matrix(KV_HEADS * head_dim, WIDTH, 0.15), raw_dtype=T.Q8_0)
-        writer.add_tensor(p + "attn_k.bias", vector(KV_HEADS * head_dim, 0.0, 0.5))
+        if qwen:
+            writer.add_tensor(p + "attn_k.bias", vector(KV_HEADS * head_dim, 0.0, 0.5))
         writer.add_tensor(p + "attn_v.weight", matrix(KV_HEADS * head_dim, WIDTH, 0.15), raw_dtype=T.Q8_0)
-        writer.add_tensor(p + "attn_v.bias", vector(KV_HEADS * head_dim, 0.0, 0.5))
+        if qwen:
+            writer.add_tensor(p + "attn_v.bias", vector(KV_HEADS * head_dim, 0.0, 0.5))
         writer.add_tensor(p + "attn_output.weight", matrix(WIDTH, HEADS * head_dim, 0.1), raw_dtype=T.Q8_0)
         writer.add_tensor(p + "ffn_norm.weight", vector(WIDTH, 1.0, 0.1))
         writer.add_tensor(p + "ffn_gate.weight", matrix(FFN, WIDTH, 0.15), raw_dtype=T.Q8_0)
         writer.add_tensor(p + "ffn_up.weight", matrix(FFN, WIDTH, 0.15), raw_dtype=T.Q8_0)
         writer.add_tensor(p + "ffn_down.weight", matrix(WIDTH, FFN, 0.1), raw_dtype=T.Q8_0)
     writer.add_tensor("output_norm.weight", vector(WIDTH, 1.0, 0.1))
+    if not qwen:
+        writer.add_tensor("rope_freqs.weight", rng.uniform(0.25, 8.0, head_dim // 2).astype(np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -82,7 +92,7 @@ def build(default_model: str, out: str) -> None:
     os.replace(temporary, out)
 
 
-def fixture(model: str, llama_build: str) -> None:
+def fixture(model: str, llama_build: str, variant: str = "qwen2") -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import make_fixtures as mf
 
@@ -98,21 +108,22 @@ def fixture(model: str, llama_build: str) -> None:
     out = {
         "source": mf.llama_version(Path(llama_build)),
         "model": Path(model).name,
-        "built_by": "python3 Scripts/make_tiny_qwen2.py (seed %d)" % SEED,
+        "built_by": "python3 Scripts/make_tiny_qwen2.py --variant %s" % Path(model).stem.split("-")[-1],
         "sha256": mf.sha256(model),
         "settings": {"threads": 1, "kv_cache": "f32", "flash_attention": False, "n_ctx": 512, "greedy": True},
         "cases": [{"prompt_ids": p, "generated": g, "top_logits": t} for p, (g, t) in zip(prompts, results)],
     }
-    mf.write_json(mf.REPO / "Tests/Fixtures/generation_qwen2_tiny.json", out)
+    mf.write_json(mf.REPO / f"Tests/Fixtures/generation_{variant}_tiny.json", out)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("default_model")
     parser.add_argument("out")
+    parser.add_argument("--variant", choices=["qwen2", "llama3"], default="qwen2")
     parser.add_argument("--fixture", action="store_true", help="also record llama.cpp's generations on it")
     parser.add_argument("--llama-build")
     args = parser.parse_args()
-    build(args.default_model, args.out)
+    build(args.default_model, args.out, args.variant)
     if args.fixture:
-        fixture(args.out, args.llama_build)
+        fixture(args.out, args.llama_build, args.variant)

@@ -3,8 +3,9 @@ import Testing
 
 @testable import AgoraInference
 
-/// Architecture `qwen2` (Q/K/V biases, NeoX rotary, tied embeddings) against llama.cpp, on a small
-/// random-weight model with the default model's real tokenizer metadata.
+/// Architecture switches against llama.cpp on small random-weight models with the default model's real
+/// tokenizer metadata: `qwen2` (Q/K/V biases, NeoX rotary, tied embeddings) and a Llama-3-style `llama` with
+/// rotary frequency factors (`rope_freqs.weight`).
 ///
 /// The file is rebuilt byte for byte by `Scripts/make_tiny_qwen2.py` (numpy's PCG64 with a fixed seed, Q8_0
 /// with ggml's reference rounding; `.ci/run` does it next to the default model), and llama.cpp's greedy
@@ -14,27 +15,34 @@ import Testing
 struct Qwen2ArchitectureTests {
     typealias Fixture = LlamaCppFixtureTests.Fixture
 
-    /// Measured: at most 0.118 on logits around 22 (the printed figure). With the rotary layout of `llama`
-    /// instead of NeoX's, the same test saw differences of 34.8 and one agreeing greedy step.
+    /// Measured: at most 0.118 (qwen2) and 0.215 (llama3) on logits around 22, every greedy step agreeing.
+    /// With the rotary layout of `llama` instead of NeoX's, the qwen2 case saw differences of 34.8 and one
+    /// agreeing step; ignoring the frequency factors, the llama3 case saw 26.8 and four.
     static let logitTolerance = 0.25
     static let comparedSteps = 16
 
-    static func modelURL() throws -> URL? {
-        let fixture = try TestModel.fixture("generation_qwen2_tiny.json", as: Fixture.self)
+    static let fixtures = ["generation_qwen2_tiny.json", "generation_llama3_tiny.json"]
+
+    static func modelURL(_ name: String) throws -> URL? {
+        let fixture = try TestModel.fixture(name, as: Fixture.self)
         let url = try TestModel.defaultModelURL().deletingLastPathComponent().appendingPathComponent(fixture.model)
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 
-    @Test("greedy tokens and top logits agree with llama.cpp", .enabled(if: (try? modelURL()) != nil))
-    func agreesWithLlamaCpp() throws {
-        let fixture = try TestModel.fixture("generation_qwen2_tiny.json", as: Fixture.self)
-        let url = try #require(try Self.modelURL())
+    @Test(
+        "greedy tokens and top logits agree with llama.cpp",
+        arguments: fixtures.filter { (try? modelURL($0)) != nil })
+    func agreesWithLlamaCpp(fixtureName: String) throws {
+        let fixture = try TestModel.fixture(fixtureName, as: Fixture.self)
+        let url = try #require(try Self.modelURL(fixtureName))
         #expect(
             try FileSHA256.digest(of: url).hex == fixture.sha256 ?? "",
-            "the tiny qwen2 file differs from the one the fixture was recorded on: rebuild it with Scripts/make_tiny_qwen2.py"
+            "\(fixture.model) differs from the file the fixture was recorded on: rebuild it with Scripts/make_tiny_qwen2.py"
         )
         let model = try LlamaModel(gguf: try GGUFFile(url: url), contextLength: 512)
-        #expect(model.hyperparameters.family == .qwen2)
+        let isQwen2 = fixtureName.contains("qwen2")
+        #expect(model.hyperparameters.family == (isQwen2 ? .qwen2 : .llama))
+        #expect((model.weights.ropeFrequencyFactors != nil) == !isQwen2)
         let state = LlamaState(model: model, threads: 2)
         var worst = 0.0
         var agreed = 0
@@ -65,7 +73,7 @@ struct Qwen2ArchitectureTests {
         }
         // Every case agrees for all compared steps (measured); allow one near-tie break across the fixture.
         #expect(agreed >= fixture.cases.count * Self.comparedSteps - Self.comparedSteps)
-        print("qwen2 tiny: \(agreed) greedy steps agree; largest top-10 logit difference from llama.cpp \(worst)")
+        print("\(fixtureName): \(agreed) greedy steps agree; largest top-10 logit difference from llama.cpp \(worst)")
     }
 
     @Test("qwen2 metadata selects biases and NeoX rotary; llama keeps adjacent pairs")

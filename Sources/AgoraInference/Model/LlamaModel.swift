@@ -16,7 +16,7 @@ public final class LlamaModel: @unchecked Sendable {
         self.contextLength = min(contextLength ?? weights.hyper.contextLength, weights.hyper.contextLength)
         rotary = RotaryTable(
             headDim: weights.hyper.headDim, base: weights.hyper.ropeFreqBase, positions: self.contextLength,
-            style: weights.hyper.family.rotaryStyle)
+            style: weights.hyper.family.rotaryStyle, frequencyFactors: weights.ropeFrequencyFactors)
     }
 
     public var vocabularySize: Int { hyperparameters.vocabularySize }

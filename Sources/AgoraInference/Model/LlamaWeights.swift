@@ -56,6 +56,9 @@ final class LlamaWeights: @unchecked Sendable {
     let outputNorm: FloatBuffer
     /// `output.weight`, or the token embedding when the model ties them.
     let output: Projection
+    /// Per-pair divisors of the rotary frequencies (`rope_freqs.weight`: Llama 3.1+'s long-context scaling);
+    /// nil when the file has none.
+    let ropeFrequencyFactors: [Float]?
 
     init(gguf: GGUFFile) throws(ModelLoadError) {
         let hyper: LlamaHyperparameters
@@ -70,6 +73,16 @@ final class LlamaWeights: @unchecked Sendable {
         for i in 0..<hyper.blockCount { layers.append(try LlamaLayerWeights(gguf: gguf, index: i, hyper: hyper)) }
         self.layers = layers
         outputNorm = try Self.vector(gguf, "output_norm.weight", count: hyper.embeddingLength)
+        if gguf.tensors["rope_freqs.weight"] != nil {
+            let factors = try Self.vector(gguf, "rope_freqs.weight", count: hyper.headDim / 2)
+            let values = Array(UnsafeBufferPointer(start: factors.pointer, count: hyper.headDim / 2))
+            guard values.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                throw .invalidShape(name: "rope_freqs.weight", reason: "factors must be positive and finite")
+            }
+            ropeFrequencyFactors = values
+        } else {
+            ropeFrequencyFactors = nil
+        }
         if gguf.tensors["output.weight"] != nil {
             output = try Projection(gguf: gguf, tensorNames: ["output.weight"])
         } else {

@@ -2,7 +2,8 @@ import Foundation
 
 /// cos/sin of the rotary angles for every position and pair, computed once per model.
 ///
-/// The angle of pair i at position p is p · base^(-2i/d), evaluated in Double and rounded to Float: with
+/// The angle of pair i at position p is p · base^(-2i/d) / f_i (f_i from `rope_freqs.weight` when the model
+/// has one, as Llama 3.1 does; 1 otherwise, as llama.cpp divides), evaluated in Double and rounded to Float: with
 /// correctly rounded double-precision cos/sin (glibc's are) the table is the same on every machine.
 final class RotaryTable: @unchecked Sendable {
     let pairs: Int
@@ -11,13 +12,19 @@ final class RotaryTable: @unchecked Sendable {
     /// [position][pair] interleaved as (cos, sin).
     private let table: FloatBuffer
 
-    init(headDim: Int, base: Float, positions: Int, style: LlamaHyperparameters.RotaryStyle = .normal) {
+    init(
+        headDim: Int, base: Float, positions: Int, style: LlamaHyperparameters.RotaryStyle = .normal,
+        frequencyFactors: [Float]? = nil
+    ) {
         self.style = style
         pairs = headDim / 2
         self.positions = positions
         table = FloatBuffer(count: positions * pairs * 2)
         var frequencies: [Double] = []
-        for i in 0..<pairs { frequencies.append(pow(Double(base), -Double(2 * i) / Double(headDim))) }
+        for i in 0..<pairs {
+            let factor = Double(frequencyFactors?[i] ?? 1)
+            frequencies.append(pow(Double(base), -Double(2 * i) / Double(headDim)) / factor)
+        }
         let t = table.pointer
         for p in 0..<positions {
             for i in 0..<pairs {
