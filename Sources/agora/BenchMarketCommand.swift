@@ -88,17 +88,12 @@ struct BenchMarketCommand: AsyncParsableCommand {
             / Double(max(1, results.map(\.auditsOfOthers).reduce(0, +)))
         let caught = results.compactMap(\.caughtAtJob).sorted()
         let mean = caught.isEmpty ? nil : Double(caught.reduce(0, +)) / Double(caught.count)
-        let median: Double? =
-            caught.isEmpty
-            ? nil
-            : caught.count % 2 == 1
-                ? Double(caught[caught.count / 2])
-                : Double(caught[caught.count / 2 - 1] + caught[caught.count / 2]) / 2
+        let middle = median(caught.map(Double.init))
         let report = Report(
             auditRate: auditRate, cheatRate: cheatRate, cheaterShareOfJobs: s1, cheaterShareOfAudits: s2,
             expectedJobsToCatch: 1 / (cheatRate * auditRate * (s1 + (1 - s1) * s2)),
             expectedIgnoringAudits: 3 / (cheatRate * auditRate), meanJobsToCatch: mean,
-            medianJobsToCatch: median, caught: caught.count, trials: results)
+            medianJobsToCatch: middle, caught: caught.count, trials: results)
         if format.json {
             try printJSON(report)
             return
@@ -115,7 +110,7 @@ struct BenchMarketCommand: AsyncParsableCommand {
             String(
                 format: "caught in %d of %d trials; jobs to catch: mean %@, median %@",
                 caught.count, results.count, mean.map { String(format: "%.1f", $0) } ?? "–",
-                median.map { String(format: "%.1f", $0) } ?? "–"))
+                middle.map { String(format: "%.1f", $0) } ?? "–"))
         print(
             String(
                 format:

@@ -122,14 +122,9 @@ struct BenchNodeCommand: AsyncParsableCommand {
         await freeServer.stop()
         let free = summarize("free", freeTimes)
         let paid = summarize("paid", paidTimes)
-        func median(_ values: [Double]) -> Double {
-            let sorted = values.sorted()
-            return sorted.count % 2 == 1
-                ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        }
         // Each paid request runs right after a free one: the median of the pairwise differences cancels the
         // machine's drift, which is larger than the overhead itself on a shared machine.
-        let overhead = median(zip(shortPaid, shortFree).map { $0 - $1 })
+        let overhead = median(zip(shortPaid, shortFree).map { $0 - $1 }) ?? 0
         let meanOverhead = (shortPaid.reduce(0, +) - shortFree.reduce(0, +)) / Double(shortPaid.count)
         let result = Report(
             tokensPerRequest: tokens, free: free, paid: paid, overheadMilliseconds: overhead,

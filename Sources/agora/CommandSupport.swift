@@ -68,3 +68,11 @@ struct TextTable {
         return ([line(header), rule] + rows.map(line)).joined(separator: "\n")
     }
 }
+
+/// The median of `values` (the mean of the middle two for an even count); nil when there are none.
+func median(_ values: [Double]) -> Double? {
+    guard !values.isEmpty else { return nil }
+    let sorted = values.sorted()
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}

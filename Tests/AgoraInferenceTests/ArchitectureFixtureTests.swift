@@ -7,12 +7,12 @@ import Testing
 /// tokenizer metadata: `qwen2` (Q/K/V biases, NeoX rotary, tied embeddings) and a Llama-3-style `llama` with
 /// rotary frequency factors (`rope_freqs.weight`).
 ///
-/// The file is rebuilt byte for byte by `Scripts/make_tiny_qwen2.py` (numpy's PCG64 with a fixed seed, Q8_0
+/// The file is rebuilt byte for byte by `Scripts/make_tiny_models.py` (numpy's PCG64 with a fixed seed, Q8_0
 /// with ggml's reference rounding; `.ci/run` does it next to the default model), and llama.cpp's greedy
 /// tokens and top-10 logits on it were recorded once in `Tests/Fixtures/generation_qwen2_tiny.json`. Two
 /// layers amplify last-bit differences far less than SmolLM2's thirty, so the tolerances here are tight.
-@Suite("qwen2 architecture")
-struct Qwen2ArchitectureTests {
+@Suite("architecture switches against llama.cpp")
+struct ArchitectureFixtureTests {
     typealias Fixture = LlamaCppFixtureTests.Fixture
 
     /// Measured: at most 0.118 (qwen2) and 0.215 (llama3) on logits around 22, every greedy step agreeing.
@@ -37,7 +37,7 @@ struct Qwen2ArchitectureTests {
         let url = try #require(try Self.modelURL(fixtureName))
         #expect(
             try FileSHA256.digest(of: url).hex == fixture.sha256 ?? "",
-            "\(fixture.model) differs from the file the fixture was recorded on: rebuild it with Scripts/make_tiny_qwen2.py"
+            "\(fixture.model) differs from the file the fixture was recorded on: rebuild it with Scripts/make_tiny_models.py"
         )
         let model = try LlamaModel(gguf: try GGUFFile(url: url), contextLength: 512)
         let isQwen2 = fixtureName.contains("qwen2")

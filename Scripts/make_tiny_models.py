@@ -9,9 +9,9 @@ fixture (Tests/Fixtures/generation_qwen2_tiny.json, made by `--fixture`) is reco
 CI rebuilds the file to compare against it.
 
 Usage:
-  python3 Scripts/make_tiny_qwen2.py DEFAULT_MODEL.gguf OUT.gguf
-  python3 Scripts/make_tiny_qwen2.py DEFAULT_MODEL.gguf OUT.gguf --fixture --llama-build /work/ref/build
-  python3 Scripts/make_tiny_qwen2.py DEFAULT_MODEL.gguf agora-tiny-llama3.gguf --variant llama3 [--fixture …]
+  python3 Scripts/make_tiny_models.py DEFAULT_MODEL.gguf OUT.gguf
+  python3 Scripts/make_tiny_models.py DEFAULT_MODEL.gguf OUT.gguf --fixture --llama-build /work/ref/build
+  python3 Scripts/make_tiny_models.py DEFAULT_MODEL.gguf agora-tiny-llama3.gguf --variant llama3 [--fixture …]
 """
 import argparse
 import json
@@ -108,7 +108,7 @@ def fixture(model: str, llama_build: str, variant: str = "qwen2") -> None:
     out = {
         "source": mf.llama_version(Path(llama_build)),
         "model": Path(model).name,
-        "built_by": "python3 Scripts/make_tiny_qwen2.py --variant %s" % Path(model).stem.split("-")[-1],
+        "built_by": "python3 Scripts/make_tiny_models.py --variant %s" % Path(model).stem.split("-")[-1],
         "sha256": mf.sha256(model),
         "settings": {"threads": 1, "kv_cache": "f32", "flash_attention": False, "n_ctx": 512, "greedy": True},
         "cases": [{"prompt_ids": p, "generated": g, "top_logits": t} for p, (g, t) in zip(prompts, results)],
