@@ -59,7 +59,11 @@ static int generate(const char * model_path, const char * input, int n_predict, 
     llama_context_params cparams = llama_context_default_params();
     cparams.n_ctx = 512;
     cparams.n_batch = 512;
-    cparams.n_ubatch = 512;
+    // One token per graph evaluation. llama.cpp's own results depend on the batch shape: from two tokens
+    // up it routes Q8_0/Q4_0/F32 products through llamafile's tinyBLAS, whose float order differs from
+    // the vec_dot kernels it uses for one token. Agora's results never depend on batching, and they equal
+    // llama.cpp's one-token path (its plain vec_dot order), so that is the path recorded here.
+    cparams.n_ubatch = 1;
     cparams.n_seq_max = 1;
     cparams.n_threads = 1;        // single-threaded: one fixed reduction order
     cparams.n_threads_batch = 1;

@@ -7,7 +7,8 @@ does on the default model:
   tokenizer_smollm2.json       ids of several hundred varied strings (no BOS, special tokens parsed)
   generation_<quant>.json      for Q4_1 (the default model) and its Q8_0 / Q4_0 requantizations: ChatML
                                prompts, their ids, 32 greedy tokens (or up to EOS), and the top-10 logits of
-                               the first 8 steps, single-threaded with an F32 KV cache
+                               the first 8 steps, single-threaded with an F32 KV cache, one token per
+                               evaluation (llama.cpp's vec_dot path; see fixture_dump.cpp)
 
 Usage:
   python3 Scripts/make_fixtures.py --llama-build /work/ref/build \

@@ -160,7 +160,7 @@ void agora_quantize_act(const float *x, size_t x_stride, int ncols, int k, void 
                 amax = a > amax ? a : amax;
             }
             const float db = amax / 127.0f;
-            const float id = db != 0.0f ? 1.0f / db : 0.0f;
+            const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
             int32_t sum = 0;
             for (int j = 0; j < AGORA_QK; j++) {
                 // Round half to even (the default rounding mode), the same on every machine.
@@ -168,9 +168,9 @@ void agora_quantize_act(const float *x, size_t x_stride, int ncols, int k, void 
                 q[b * AGORA_QK + j] = (int8_t)v;
                 sum += v;
             }
-            // Scales rounded to half precision, as ggml stores them in its q8_0/q8_1 blocks: then each
-            // block's integer sum and scales equal llama.cpp's, and results differ from it only in the
-            // order of float additions.
+            // Scales rounded to half precision, as ggml stores them in its q8_0/q8_1 blocks, and the
+            // multiplier 127 / amax as ggml's quantize_row_q8_1 computes it: the quants and scales equal
+            // llama.cpp's bit for bit.
             d[b] = agora_f16_to_f32(agora_f32_to_f16(db));
             isum[b] = sum;
             s[b] = agora_f16_to_f32(agora_f32_to_f16(db * (float)sum));

@@ -3,6 +3,8 @@
 
 #pragma STDC FP_CONTRACT OFF
 
+#include <math.h>
+
 #include "agora_kernels.h"
 
 /// The fixed final combination of the eight accumulation lanes (see agora_kernels.h).
@@ -47,17 +49,12 @@ static inline agora_acol agora_act_col(const void *act, size_t col_bytes, int c,
     return col;
 }
 
-/// The per-block float value, identical in every path (SIMD paths compute the same operations lane-wise).
-static inline float agora_block_value(agora_weight_type type, float dw, float mw, float da, float sa, int32_t sumi,
-                                      int32_t isum) {
-    switch (type) {
-    case AGORA_WEIGHT_Q4_0:
-        return (dw * da) * (float)(sumi - 8 * isum);
-    case AGORA_WEIGHT_Q4_1:
-        return (dw * da) * (float)sumi + mw * sa;
-    default:
-        return (dw * da) * (float)sumi;
-    }
+/// Q4_1's scalar correction chain, summs = fma(m[b], s[b], summs) over the blocks in order (the same
+/// function serves every path: it is a scalar chain in llama.cpp too).
+static inline float agora_q4_1_offsets(const agora_wrow *row, const agora_acol *col, int nb) {
+    float summs = 0.0f;
+    for (int b = 0; b < nb; b++) summs = fmaf(agora_f16_to_f32(row->m[b]), col->s[b], summs);
+    return summs;
 }
 
 void agora_matmul_rows_scalar(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,

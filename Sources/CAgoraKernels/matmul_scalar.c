@@ -1,20 +1,23 @@
 // The scalar reference path: the definition every SIMD path must reproduce bit for bit.
 #pragma STDC FP_CONTRACT OFF
 
+#include <math.h>
+
 #include "kernels_internal.h"
 
-static int32_t dot_block(agora_weight_type type, const uint8_t *wq, const int8_t *aq) {
-    int32_t sum = 0;
+/// The eight lane sums of one block: lane l sums the products of elements 4l..4l+3.
+static void dot_lanes(agora_weight_type type, const uint8_t *wq, const int8_t *aq, int32_t lane[8]) {
+    for (int l = 0; l < 8; l++) lane[l] = 0;
     if (type == AGORA_WEIGHT_Q8_0) {
         const int8_t *w = (const int8_t *)wq;
-        for (int j = 0; j < 32; j++) sum += (int32_t)w[j] * aq[j];
-    } else {
-        for (int j = 0; j < 16; j++) {
-            sum += (int32_t)(wq[j] & 0x0f) * aq[j];
-            sum += (int32_t)(wq[j] >> 4) * aq[j + 16];
-        }
+        for (int j = 0; j < 32; j++) lane[j / 4] += (int32_t)w[j] * aq[j];
+        return;
     }
-    return sum;
+    const int offset = type == AGORA_WEIGHT_Q4_0 ? 8 : 0;
+    for (int j = 0; j < 16; j++) {
+        lane[j / 4] += ((int32_t)(wq[j] & 0x0f) - offset) * aq[j];
+        lane[(j + 16) / 4] += ((int32_t)(wq[j] >> 4) - offset) * aq[j + 16];
+    }
 }
 
 void agora_matmul_rows_scalar(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,
@@ -28,13 +31,22 @@ void agora_matmul_rows_scalar(agora_weight_type type, const void *w, int k, int 
         for (int c = 0; c < ncols; c++) {
             const agora_acol col = agora_act_col(act, cb, c, k);
             float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            float single = 0.0f;
             for (int b = 0; b < nb; b++) {
-                const int32_t sumi = dot_block(type, row.qs + (size_t)b * wstep, col.qs + b * AGORA_QK);
-                const float dw = agora_f16_to_f32(row.d[b]);
-                const float mw = agora_f16_to_f32(row.m[b]);
-                acc[b & 7] += agora_block_value(type, dw, mw, col.d[b], col.s[b], sumi, col.isum[b]);
+                int32_t lane[8];
+                dot_lanes(type, row.qs + (size_t)b * wstep, col.qs + b * AGORA_QK, lane);
+                const float dd = agora_f16_to_f32(row.d[b]) * col.d[b];
+                if (type == AGORA_WEIGHT_Q4_0) {
+                    int32_t sum = 0;
+                    for (int l = 0; l < 8; l++) sum += lane[l];
+                    single = fmaf(dd, (float)sum, single);
+                } else {
+                    for (int l = 0; l < 8; l++) acc[l] = fmaf(dd, (float)lane[l], acc[l]);
+                }
             }
-            out[(size_t)c * out_stride + r] = agora_lanes_reduce(acc);
+            float result = type == AGORA_WEIGHT_Q4_0 ? single : agora_lanes_reduce(acc);
+            if (type == AGORA_WEIGHT_Q4_1) result = result + agora_q4_1_offsets(&row, &col, nb);
+            out[(size_t)c * out_stride + r] = result;
         }
     }
 }

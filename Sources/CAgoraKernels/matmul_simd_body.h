@@ -1,7 +1,7 @@
 // Shared body of the SIMD paths, included by matmul_avx2.c and matmul_avx512.c after each one defines
 // AGORA_DOT_U8S8(w, a): eight int32 partial sums of (unsigned bytes w) x (signed bytes a), and
-// AGORA_MATMUL_ROWS: the exported function name. The block sums are exact integers; the float part
-// repeats agora_block_value lane-wise, and the lanes are combined with agora_lanes_reduce: bit-identical
+// AGORA_MATMUL_ROWS: the exported function name. The lane sums are exact integers; the float part is
+// the scalar path's per-lane FMA chain, and the lanes are combined with agora_lanes_reduce: bit-identical
 // to the scalar path.
 
 static inline __m256i unpack_nibbles(const uint8_t *p) {
@@ -12,16 +12,12 @@ static inline __m256i unpack_nibbles(const uint8_t *p) {
     return _mm256_set_m128i(hi, lo);
 }
 
-/// Eight vectors of eight partial sums -> one vector of the eight totals (integer: order is irrelevant).
-/// A transpose-and-add with single-uop unpacks, cheaper than a phaddd tree.
-static inline __m256i hsum8(const __m256i v[8]) {
-    const __m256i a01 = _mm256_add_epi32(_mm256_unpacklo_epi32(v[0], v[1]), _mm256_unpackhi_epi32(v[0], v[1]));
-    const __m256i a23 = _mm256_add_epi32(_mm256_unpacklo_epi32(v[2], v[3]), _mm256_unpackhi_epi32(v[2], v[3]));
-    const __m256i a45 = _mm256_add_epi32(_mm256_unpacklo_epi32(v[4], v[5]), _mm256_unpackhi_epi32(v[4], v[5]));
-    const __m256i a67 = _mm256_add_epi32(_mm256_unpacklo_epi32(v[6], v[7]), _mm256_unpackhi_epi32(v[6], v[7]));
-    const __m256i b0 = _mm256_add_epi32(_mm256_unpacklo_epi64(a01, a23), _mm256_unpackhi_epi64(a01, a23));
-    const __m256i b4 = _mm256_add_epi32(_mm256_unpacklo_epi64(a45, a67), _mm256_unpackhi_epi64(a45, a67));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b4, 0x20), _mm256_permute2x128_si256(b0, b4, 0x31));
+/// The exact sum of eight int32 lanes.
+static inline int32_t hsum_i32(__m256i v) {
+    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
+    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
+    return _mm_cvtsi128_si32(x);
 }
 
 static inline __m256i lane_mask(int n) {
@@ -41,74 +37,127 @@ static inline __m256 load_h8(const uint16_t *p, int n) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
 }
 
-static inline __m256i load_i8(const int32_t *p, int n, __m256i mask) {
-    return n == 8 ? _mm256_loadu_si256((const __m256i *)p) : _mm256_maskload_epi32((const int *)p, mask);
+/// The signed-or-unsigned weight bytes of block b of a row, ready for AGORA_DOT_U8S8: Q4_1 nibbles are
+/// used as unsigned bytes directly; Q8_0 and Q4_0 (nibble - 8) weights enter as |w| against the
+/// activations carrying w's sign.
+static inline __attribute__((always_inline)) __m256i load_weights(agora_weight_type type, const agora_wrow *row,
+                                                                  int b) {
+    if (type == AGORA_WEIGHT_Q8_0) return _mm256_loadu_si256((const __m256i *)(row->qs + (size_t)b * 32));
+    const __m256i w = unpack_nibbles(row->qs + (size_t)b * 16);
+    return type == AGORA_WEIGHT_Q4_0 ? _mm256_sub_epi8(w, _mm256_set1_epi8(8)) : w;
 }
 
-/// One group of `n` (<= 8) blocks starting at block `b0` of one row against `nc` columns.
-static inline __attribute__((always_inline)) void group_step(agora_weight_type type, const agora_wrow *row,
-                                                             const agora_acol *cols, int nc, int b0, int n,
-                                                             __m256 *acc) {
-    __m256i wv[8], ws[8];
-    for (int j = 0; j < 8; j++) {
-        if (j < n) {
-            if (type == AGORA_WEIGHT_Q8_0) {
-                const __m256i w = _mm256_loadu_si256((const __m256i *)(row->qs + (size_t)(b0 + j) * 32));
-                ws[j] = w;
-                wv[j] = _mm256_sign_epi8(w, w);
-            } else {
-                wv[j] = unpack_nibbles(row->qs + (size_t)(b0 + j) * 16);
-                ws[j] = wv[j];
-            }
-        } else {
-            wv[j] = _mm256_setzero_si256();
-            ws[j] = wv[j];
+/// R rows x C columns of outputs (R * C independent FMA chains, so the per-block chain latency hides).
+/// Per block b and output: the eight lane sums, converted, accumulated with one FMA by dw[b] * da[b]:
+/// the scalar path's order exactly.
+static inline __attribute__((always_inline)) void tile(agora_weight_type type, const agora_wrow *rows, int R,
+                                                       const agora_acol *cols, int C, int nb, float *out,
+                                                       size_t out_stride, int r0) {
+    __m256 acc[4][4];
+    float single[4][4];
+    for (int i = 0; i < R; i++) {
+        for (int c = 0; c < C; c++) {
+            acc[i][c] = _mm256_setzero_ps();
+            single[i][c] = 0.0f;
         }
     }
-    const __m256i mask = lane_mask(n);
-    const __m256 dw = load_h8(row->d + b0, n);
-    __m256 mw = _mm256_setzero_ps();
-    if (type == AGORA_WEIGHT_Q4_1) mw = load_h8(row->m + b0, n);
-    for (int c = 0; c < nc; c++) {
-        __m256i p[8];
-        for (int j = 0; j < 8; j++) {
-            if (j < n) {
-                const __m256i a = _mm256_loadu_si256((const __m256i *)(cols[c].qs + (b0 + j) * AGORA_QK));
-                if (type == AGORA_WEIGHT_Q8_0) {
-                    p[j] = AGORA_DOT_U8S8(wv[j], _mm256_sign_epi8(a, ws[j]));
-                } else {
-                    p[j] = AGORA_DOT_U8S8(wv[j], a);
+    for (int b0 = 0; b0 < nb; b0 += 8) {
+        const int n = nb - b0 < 8 ? nb - b0 : 8;
+        const __m256i mask = lane_mask(n);
+        float dd[4][4][8];
+        for (int i = 0; i < R; i++) {
+            const __m256 dw = load_h8(rows[i].d + b0, n);
+            for (int c = 0; c < C; c++) _mm256_storeu_ps(dd[i][c], _mm256_mul_ps(dw, load_f8(cols[c].d + b0, n, mask)));
+        }
+        for (int j = 0; j < n; j++) {
+            __m256i a[4];
+            for (int c = 0; c < C; c++) a[c] = _mm256_loadu_si256((const __m256i *)(cols[c].qs + (b0 + j) * AGORA_QK));
+            for (int i = 0; i < R; i++) {
+                const __m256i w = load_weights(type, &rows[i], b0 + j);
+                const __m256i wabs = type == AGORA_WEIGHT_Q4_1 ? w : _mm256_sign_epi8(w, w);
+                for (int c = 0; c < C; c++) {
+                    const __m256i p = type == AGORA_WEIGHT_Q4_1 ? AGORA_DOT_U8S8(wabs, a[c])
+                                                                : AGORA_DOT_U8S8(wabs, _mm256_sign_epi8(a[c], w));
+                    if (type == AGORA_WEIGHT_Q4_0) {
+                        single[i][c] = fmaf(dd[i][c][j], (float)hsum_i32(p), single[i][c]);
+                    } else {
+                        acc[i][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[i][c][j]), _mm256_cvtepi32_ps(p),
+                                                    acc[i][c]);
+                    }
                 }
-            } else {
-                p[j] = _mm256_setzero_si256();
             }
         }
-        __m256i sums = hsum8(p);
-        if (type == AGORA_WEIGHT_Q4_0) {
-            sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(load_i8(cols[c].isum + b0, n, mask), 3));
+    }
+    float summs[4][4];
+    for (int i = 0; i < R; i++)
+        for (int c = 0; c < C; c++) summs[i][c] = 0.0f;
+    if (type == AGORA_WEIGHT_Q4_1) {
+        for (int b = 0; b < nb; b++) {
+            for (int i = 0; i < R; i++) {
+                const float m = _cvtsh_ss(rows[i].m[b]);
+                for (int c = 0; c < C; c++) summs[i][c] = fmaf(m, cols[c].s[b], summs[i][c]);
+            }
         }
-        const __m256 da = load_f8(cols[c].d + b0, n, mask);
-        __m256 v = _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(sums));
-        if (type == AGORA_WEIGHT_Q4_1) {
-            v = _mm256_add_ps(v, _mm256_mul_ps(mw, load_f8(cols[c].s + b0, n, mask)));
+    }
+    for (int i = 0; i < R; i++) {
+        for (int c = 0; c < C; c++) {
+            float lanes[8];
+            _mm256_storeu_ps(lanes, acc[i][c]);
+            float result = agora_lanes_reduce(lanes);
+            if (type == AGORA_WEIGHT_Q4_1) result = result + summs[i][c];
+            if (type == AGORA_WEIGHT_Q4_0) result = single[i][c];
+            out[(size_t)c * out_stride + r0 + i] = result;
         }
-        acc[c] = _mm256_add_ps(acc[c], v);
     }
 }
 
-static inline __attribute__((always_inline)) void row_tile(agora_weight_type type, const agora_wrow *row,
-                                                           const agora_acol *cols, int nc, int nb, float *out,
-                                                           size_t out_stride, int r) {
-    __m256 acc[4];
-    for (int c = 0; c < 4; c++) acc[c] = _mm256_setzero_ps();
-    const int full = nb / 8;
-    for (int g = 0; g < full; g++) group_step(type, row, cols, nc, g * 8, 8, acc);
-    if (nb % 8) group_step(type, row, cols, nc, full * 8, nb % 8, acc);
-    for (int c = 0; c < nc; c++) {
-        float lanes[8];
-        _mm256_storeu_ps(lanes, acc[c]);
-        out[(size_t)c * out_stride + r] = agora_lanes_reduce(lanes);
+/// acc + (lane j of dd) * (the lane sums of block b): one step of the chain.
+static inline __attribute__((always_inline)) __m256 block_fma(agora_weight_type type, const agora_wrow *row,
+                                                              const agora_acol *col, int b, __m256 dd, int j,
+                                                              __m256 acc) {
+    const __m256i w = load_weights(type, row, b);
+    const __m256i a = _mm256_loadu_si256((const __m256i *)(col->qs + b * AGORA_QK));
+    const __m256i p = type == AGORA_WEIGHT_Q4_1 ? AGORA_DOT_U8S8(w, a)
+                                                : AGORA_DOT_U8S8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+    const __m256 scale = _mm256_permutevar8x32_ps(dd, _mm256_set1_epi32(j));
+    return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc);
+}
+
+/// One row against one column (decode), written as llama.cpp's vec_dot loop: the next row's independent
+/// work overlaps this row's FMA chain in the out-of-order window.
+static inline __attribute__((always_inline)) float row_dot(agora_weight_type type, const agora_wrow *row,
+                                                           const agora_acol *col, int nb) {
+    if (type == AGORA_WEIGHT_Q4_0) {
+        float acc0 = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            const __m256i w = load_weights(type, row, b);
+            const __m256i a = _mm256_loadu_si256((const __m256i *)(col->qs + b * AGORA_QK));
+            const __m256i p = AGORA_DOT_U8S8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+            acc0 = fmaf(_cvtsh_ss(row->d[b]) * col->d[b], (float)hsum_i32(p), acc0);
+        }
+        return acc0;
     }
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0.0f;
+    for (int b0 = 0; b0 < nb; b0 += 8) {
+        const int n = nb - b0 < 8 ? nb - b0 : 8;
+        const __m256 dd = _mm256_mul_ps(load_h8(row->d + b0, n), load_f8(col->d + b0, n, lane_mask(n)));
+        if (n == 8) {
+            for (int j = 0; j < 8; j++) acc = block_fma(type, row, col, b0 + j, dd, j, acc);  // unrolled
+        } else {
+            for (int j = 0; j < n; j++) acc = block_fma(type, row, col, b0 + j, dd, j, acc);
+        }
+        if (type == AGORA_WEIGHT_Q4_1) {
+            float m[8], sa[8];
+            _mm256_storeu_ps(m, load_h8(row->m + b0, n));
+            _mm256_storeu_ps(sa, load_f8(col->s + b0, n, lane_mask(n)));
+            for (int j = 0; j < n; j++) summs = fmaf(m[j], sa[j], summs);
+        }
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc);
+    const float result = agora_lanes_reduce(lanes);
+    return type == AGORA_WEIGHT_Q4_1 ? result + summs : result;
 }
 
 static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type type, const void *w, int k, int r0,
@@ -122,13 +171,19 @@ static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type
         agora_acol cols[4];
         for (int c = 0; c < nc; c++) cols[c] = agora_act_col(act, cb, c0 + c, k);
         float *o = out + (size_t)c0 * out_stride;
+        if (nc == 1) {
+            for (int r = r0; r < r1; r++) {
+                const agora_wrow row = agora_weight_row(type, w, rb, r, k);
+                o[r] = row_dot(type, &row, &cols[0], nb);
+            }
+            continue;
+        }
         for (int r = r0; r < r1; r++) {
             const agora_wrow row = agora_weight_row(type, w, rb, r, k);
             switch (nc) {
-            case 4: row_tile(type, &row, cols, 4, nb, o, out_stride, r); break;
-            case 3: row_tile(type, &row, cols, 3, nb, o, out_stride, r); break;
-            case 2: row_tile(type, &row, cols, 2, nb, o, out_stride, r); break;
-            default: row_tile(type, &row, cols, 1, nb, o, out_stride, r); break;
+            case 4: tile(type, &row, 1, cols, 4, nb, o, out_stride, r); break;
+            case 3: tile(type, &row, 1, cols, 3, nb, o, out_stride, r); break;
+            default: tile(type, &row, 1, cols, 2, nb, o, out_stride, r); break;
             }
         }
     }

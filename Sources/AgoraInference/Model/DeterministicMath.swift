@@ -26,7 +26,4 @@ enum DeterministicMath {
         return y * Float(bitPattern: UInt32(n1 + 127) << 23) * Float(bitPattern: UInt32(n2 + 127) << 23)
     }
 
-    /// x · sigmoid(x), as ggml's SiLU: x / (1 + e^-x).
-    @inline(__always)
-    static func silu(_ x: Float) -> Float { x / (1 + exp(-x)) }
 }

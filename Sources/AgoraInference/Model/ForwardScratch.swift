@@ -18,8 +18,10 @@ final class ForwardScratch: @unchecked Sendable {
     let gateUp: FloatBuffer
     /// SwiGLU output [batch][ffn].
     let hidden: FloatBuffer
-    /// Softmax scores, one row of `context` per thread.
+    /// Softmax scores, one row of `context` (rounded up to 8) per thread.
     let scores: FloatBuffer
+    /// Per thread, the 32 partial sums of each of a head's dimensions (llama.cpp's lane order).
+    let attentionLanes: FloatBuffer
     let logits: FloatBuffer
     /// Quantized activations for the widest projection input.
     let quantized: UnsafeMutableRawPointer
@@ -37,7 +39,8 @@ final class ForwardScratch: @unchecked Sendable {
         projected = FloatBuffer(count: batch * d)
         gateUp = FloatBuffer(count: batch * 2 * f)
         hidden = FloatBuffer(count: batch * f)
-        scores = FloatBuffer(count: threads * context)
+        scores = FloatBuffer(count: threads * (context + 8))
+        attentionLanes = FloatBuffer(count: threads * 32 * hyper.headDim)
         logits = FloatBuffer(count: hyper.vocabularySize)
         let widest = max(d, q, f)
         quantized = .allocate(byteCount: batch * agora_act_bytes(Int32(widest)), alignment: 64)

@@ -1,3 +1,5 @@
+import CAgoraKernels
+
 /// The mutable half of inference for one sequence: KV cache, scratch buffers and worker threads.
 ///
 /// `evaluate` appends tokens and returns the logits of the last one. The prompt is processed in chunks of
@@ -126,8 +128,7 @@ public final class LlamaState: @unchecked Sendable {
                 pool: pool, path: kernelPath)
             for t in 0..<n {
                 let g = gateUp + t * 2 * ffn
-                let h = hidden + t * ffn
-                for i in 0..<ffn { h[i] = DeterministicMath.silu(g[i]) * g[ffn + i] }
+                agora_swiglu_on(kernelPath.cValue, g, g + ffn, hidden + t * ffn, Int32(ffn))
             }
             layer.down.apply(
                 input: hidden, inputStride: ffn, count: n, out: projected, outStride: d, quantized: s.quantized,
@@ -143,8 +144,9 @@ public final class LlamaState: @unchecked Sendable {
             quantized: s.quantized, pool: pool, path: kernelPath)
     }
 
-    /// Causal grouped-query attention for `count` new tokens starting at position `start`. One task per
-    /// (token, head), handed out round-robin; each task is computed entirely by one thread.
+    /// Causal grouped-query attention for `count` new tokens starting at position `start`, in llama.cpp's
+    /// float order (`agora_attend_head_on`). One task per (token, head), handed out round-robin; each task
+    /// is computed entirely by one thread.
     private func attend(
         count n: Int, start p0: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>
     ) {
@@ -155,38 +157,24 @@ public final class LlamaState: @unchecked Sendable {
         let kvWidth = hyper.headCountKV * headDim
         let qRows = heads * headDim
         let qkvRows = qRows + 2 * kvWidth
-        let context = model.contextLength
+        let scoreRow = model.contextLength + 8
         let scale = 1 / Float(headDim).squareRoot()
         let qkv = scratch.qkv.pointer
         let output = scratch.attention.pointer
         let scoresBase = scratch.scores.pointer
+        let lanesBase = scratch.attentionLanes.pointer
+        let path = kernelPath.cValue
         pool.run { ith, nth in
-            let scores = scoresBase + ith * context
+            let scores = scoresBase + ith * scoreRow
+            let lanes = lanesBase + ith * 32 * headDim
             var task = ith
             while task < n * heads {
                 let t = task / heads
                 let h = task % heads
-                let last = p0 + t
-                let q = qkv + t * qkvRows + h * headDim
                 let kvOffset = (h / group) * headDim
-                var maximum = -Float.infinity
-                for j in 0...last {
-                    let score = VectorMath.dot(q, keys + j * kvWidth + kvOffset, count: headDim) * scale
-                    scores[j] = score
-                    maximum = max(maximum, score)
-                }
-                var sum: Double = 0
-                for j in 0...last {
-                    let e = DeterministicMath.exp(scores[j] - maximum)
-                    scores[j] = e
-                    sum += Double(e)
-                }
-                let inverse = Float(1 / sum)
-                let out = output + t * qRows + h * headDim
-                out.update(repeating: 0, count: headDim)
-                for j in 0...last {
-                    VectorMath.addScaled(out, scores[j] * inverse, values + j * kvWidth + kvOffset, count: headDim)
-                }
+                agora_attend_head_on(
+                    path, qkv + t * qkvRows + h * headDim, keys + kvOffset, values + kvOffset, kvWidth,
+                    Int32(p0 + t + 1), Int32(headDim), scale, scores, lanes, output + t * qRows + h * headDim)
                 task += nth
             }
         }

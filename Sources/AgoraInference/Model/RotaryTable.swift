@@ -2,9 +2,12 @@ import Foundation
 
 /// cos/sin of the rotary angles for every position and pair, computed once per model.
 ///
-/// The angle of pair i at position p is p · base^(-2i/d) / f_i (f_i from `rope_freqs.weight` when the model
-/// has one, as Llama 3.1 does; 1 otherwise, as llama.cpp divides), evaluated in Double and rounded to Float: with
-/// correctly rounded double-precision cos/sin (glibc's are) the table is the same on every machine.
+/// The angles are llama.cpp's, bit for bit: θ₀ = p and θᵢ₊₁ = θᵢ · s in Float, with s = base^(-2/d) rounded
+/// to Float, and pair i uses θᵢ / fᵢ (fᵢ from `rope_freqs.weight` when the model has one, as Llama 3.1 does).
+/// cos, sin and the power are glibc's cosf/sinf/powf, the functions llama.cpp calls: they are not always
+/// correctly rounded (about 1 entry in 50 differs from the correctly rounded value in the last bit), so no
+/// other evaluation reproduces llama.cpp's table. They are the engine's only libm calls, evaluated once at
+/// load; glibc computes them in portable C (double-precision polynomials), the same bits on every x86-64.
 final class RotaryTable: @unchecked Sendable {
     let pairs: Int
     let positions: Int
@@ -20,24 +23,30 @@ final class RotaryTable: @unchecked Sendable {
         pairs = headDim / 2
         self.positions = positions
         table = FloatBuffer(count: positions * pairs * 2)
-        var frequencies: [Double] = []
-        for i in 0..<pairs {
-            let factor = Double(frequencyFactors?[i] ?? 1)
-            frequencies.append(pow(Double(base), -Double(2 * i) / Double(headDim)) / factor)
-        }
+        let scale = Self.thetaScale(base: base, headDim: headDim)
         let t = table.pointer
         for p in 0..<positions {
+            var theta = Float(p)
             for i in 0..<pairs {
-                let angle = Double(p) * frequencies[i]
-                t[(p * pairs + i) * 2] = Float(cos(angle))
-                t[(p * pairs + i) * 2 + 1] = Float(sin(angle))
+                let angle = frequencyFactors.map { theta / $0[i] } ?? theta
+                t[(p * pairs + i) * 2] = cos(angle)
+                t[(p * pairs + i) * 2 + 1] = sin(angle)
+                theta = theta * scale
             }
         }
     }
 
-    /// Rotates `heads` consecutive heads at `x` in place: adjacent pairs (x[2i], x[2i+1]) in llama.cpp's
-    /// "normal" mode (arch `llama`), halves (x[i], x[i + d/2]) in "neox" mode (arch `qwen2`); pair i turns
-    /// by the same angle in both.
+    /// base^(-2/d) as llama.cpp's `powf(freq_base, -2.0f/n_dims)` computes it.
+    static func thetaScale(base: Float, headDim: Int) -> Float {
+        pow(base, -2 / Float(headDim))
+    }
+
+    /// (cos, sin) of `pair` at `position`.
+    func entry(position: Int, pair: Int) -> (cos: Float, sin: Float) {
+        let i = (position * pairs + pair) * 2
+        return (table.pointer[i], table.pointer[i + 1])
+    }
+
     @inline(__always)
     func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, position: Int) {
         let row = table.pointer + position * pairs * 2
@@ -49,8 +58,8 @@ final class RotaryTable: @unchecked Sendable {
                     let s = row[2 * i + 1]
                     let x0 = v[i]
                     let x1 = v[i + pairs]
-                    v[i] = x0 * c - x1 * s
-                    v[i + pairs] = x0 * s + x1 * c
+                    v[i] = (-(x1 * s)).addingProduct(x0, c)
+                    v[i + pairs] = (x1 * c).addingProduct(x0, s)
                 }
             }
             return
@@ -62,8 +71,8 @@ final class RotaryTable: @unchecked Sendable {
                 let s = row[2 * i + 1]
                 let x0 = v[2 * i]
                 let x1 = v[2 * i + 1]
-                v[2 * i] = x0 * c - x1 * s
-                v[2 * i + 1] = x0 * s + x1 * c
+                v[2 * i] = (-(x1 * s)).addingProduct(x0, c)
+                v[2 * i + 1] = (x1 * c).addingProduct(x0, s)
             }
         }
     }

@@ -4,14 +4,19 @@
 // Integer-arithmetic matrix kernels for the Agora inference engine.
 //
 // Determinism contract: every kernel path (scalar, AVX2, AVX-512 VNNI) returns bit-identical floats.
-// Integer dot products inside a 32-element block are exact; the float part is fixed as follows and is
-// the same in every path:
-//   per block b:  Q8_0: v = (dw[b] * da[b]) * (float)sumi
-//                 Q4_0: v = (dw[b] * da[b]) * (float)(sumu - 8 * isum[b])
-//                 Q4_1: v = (dw[b] * da[b]) * (float)sumu + mw[b] * sa[b]
-//   lanes:        acc[b % 8] += v, blocks in increasing order (acc starts at +0.0)
-//   result:       ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7))
-// No fused multiply-add anywhere (-ffp-contract=off and FP_CONTRACT OFF).
+// The order is the one llama.cpp's vec_dot kernels use on x86 (ggml_vec_dot_q4_1_q8_1 and friends), so
+// that Agora and llama.cpp agree bit for bit; here it is fixed for every path, not chosen per CPU:
+//   lanes:   lane l (0..7) of block b holds the exact integer sum p[b][l] of the four products of
+//            elements 4l..4l+3 (Q4_0 weights enter as nibble - 8)
+//   per block b, in increasing order (acc starts at +0.0):
+//            acc[l] = fma(dw[b] * da[b], (float)p[b][l], acc[l])
+//            Q4_1 only: summs = fma(mw[b], sa[b], summs)
+//   result:  ((acc0 + acc4) + (acc2 + acc6)) + ((acc1 + acc5) + (acc3 + acc7))  [+ summs for Q4_1]
+//   Q4_0 instead follows llama.cpp's repacked Q4_0 kernel (ggml_gemv_q4_0_8x8_q8_0, which llama.cpp
+//   uses for every Q4_0 matrix on AVX2): acc = fma(dw[b] * da[b], (float)(sum of the block's lanes), acc)
+//   over the blocks in order, one accumulator, result = acc.
+// Every fused multiply-add is explicit (fmaf / _mm256_fmadd_ps); nothing else is contracted
+// (-ffp-contract=off and FP_CONTRACT OFF).
 
 #include <stddef.h>
 #include <stdint.h>
@@ -68,8 +73,9 @@ uint16_t agora_f32_to_f16(float f);
 // MARK: - Activations
 
 /// Bytes of one quantized activation column of `k` values, padded to 64 bytes.
-/// Layout: [int8 q k][f32 d nb][f32 s nb][int32 isum nb], with d = amax / 127, q = rint(x * (1 / d)),
-/// isum = sum(q); the stored d and s = d * isum are rounded to half precision (as ggml's q8 blocks).
+/// Layout: [int8 q k][f32 d nb][f32 s nb][int32 isum nb], with d = amax / 127, q = rint(x * (127 / amax)),
+/// isum = sum(q); the stored d and s = d * isum are rounded to half precision (exactly as ggml's
+/// quantize_row_q8_0 / quantize_row_q8_1 compute them).
 size_t agora_act_bytes(int k);
 /// Quantizes `ncols` columns of `k` floats (column c at x + c * x_stride) into `dst`
 /// (column c at dst + c * agora_act_bytes(k)). One implementation for every path.
@@ -86,10 +92,25 @@ void agora_matmul_rows(agora_weight_type type, const void *w, int k, int r0, int
 void agora_matmul_rows_on(agora_path path, agora_weight_type type, const void *w, int k, int r0, int r1,
                           const void *act, int ncols, float *out, size_t out_stride);
 
-/// Float matrix (rows x k, row-major) times float columns, same lane rule over elements instead of
-/// blocks: acc[i % 8] += w[i] * x[i]; one implementation for every path.
+/// Float matrix (rows x k, row-major) times float columns: acc[i % 8] += w[i] * x[i] (no fusion), then
+/// the lane combination above; one implementation for every path.
 void agora_matmul_f32_rows(const float *w, int k, int r0, int r1, const float *x, size_t x_stride, int ncols,
                            float *out, size_t out_stride);
+
+// MARK: - Attention and activations (llama.cpp's float order; see attention.c)
+
+/// ggml's vectorized exp (AVX2 form) for one value: the same bits on every path.
+float agora_expf(float x);
+/// ggml_vec_dot_f32's order (AVX2 build) for n floats.
+float agora_dot_f32_on(agora_path path, const float *x, const float *y, int n);
+/// out[i] = silu(gate[i]) * up[i] with silu(x) = x / (1 + exp(0 - x)), as ggml_vec_swiglu_f32.
+void agora_swiglu_on(agora_path path, const float *gate, const float *up, float *out, int n);
+/// One query row against `positions` cached keys and values (row p at keys/values + p * stride): scores
+/// k·q (agora_dot_f32 order) times `scale`, ggml's softmax, then the probability-weighted values in the
+/// order of llama.cpp's product with its transposed V cache. `scores`: scratch of positions rounded up to
+/// 8; `acc`: scratch of 32 * head_dim.
+void agora_attend_head_on(agora_path path, const float *q, const float *keys, const float *values, size_t stride,
+                          int positions, int head_dim, float scale, float *scores, float *acc, float *out);
 
 // MARK: - Thread pool
 
