@@ -6,7 +6,7 @@
 
 #include "kernels_internal.h"
 
-int agora_kernels_abi_version(void) { return 1; }
+int agora_kernels_abi_version(void) { return 2; }
 
 static size_t round_up64(size_t n) { return (n + 63) & ~(size_t)63; }
 
