@@ -174,12 +174,21 @@ static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type
         if (nc == 1) {
             for (int r = r0; r < r1; r++) {
                 const agora_wrow row = agora_weight_row(type, w, rb, r, k);
+                // The row after next: its bytes arrive while this row's chain runs.
+                if (r + 2 < r1) {
+                    const char *next = (const char *)w + (size_t)(r + 2) * rb;
+                    for (size_t off = 0; off < rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+                }
                 o[r] = row_dot(type, &row, &cols[0], nb);
             }
             continue;
         }
         for (int r = r0; r < r1; r++) {
             const agora_wrow row = agora_weight_row(type, w, rb, r, k);
+            if (r + 1 < r1) {
+                const char *next = (const char *)w + (size_t)(r + 1) * rb;
+                for (size_t off = 0; off < rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+            }
             switch (nc) {
             case 4: tile(type, &row, 1, cols, 4, nb, o, out_stride, r); break;
             case 3: tile(type, &row, 1, cols, 3, nb, o, out_stride, r); break;
