@@ -9,16 +9,14 @@ import Testing
 ///
 /// The file is rebuilt byte for byte by `Scripts/make_tiny_models.py` (numpy's PCG64 with a fixed seed, Q8_0
 /// with ggml's reference rounding; `.ci/run` does it next to the default model), and llama.cpp's greedy
-/// tokens and top-10 logits on it were recorded once in `Tests/Fixtures/generation_qwen2_tiny.json`. Two
-/// layers amplify last-bit differences far less than SmolLM2's thirty, so the tolerances here are tight.
+/// tokens and top-10 logits on it were recorded once in `Tests/Fixtures/generation_qwen2_tiny.json`. Agora
+/// computes in llama.cpp's float order (see `LlamaCppFixtureTests`), so every logit must be equal bit for bit.
 @Suite("architecture switches against llama.cpp")
 struct ArchitectureFixtureTests {
     typealias Fixture = LlamaCppFixtureTests.Fixture
 
-    /// Measured: at most 0.118 (qwen2) and 0.215 (llama3) on logits around 22, every greedy step agreeing.
-    /// With the rotary layout of `llama` instead of NeoX's, the qwen2 case saw differences of 34.8 and one
-    /// agreeing step; ignoring the frequency factors, the llama3 case saw 26.8 and four.
-    static let logitTolerance = 0.25
+    /// With the rotary layout of `llama` instead of NeoX's, the qwen2 case saw logit differences of 34.8 and
+    /// one agreeing step; ignoring the frequency factors, the llama3 case saw 26.8 and four.
     static let comparedSteps = 16
 
     static let fixtures = ["generation_qwen2_tiny.json", "generation_llama3_tiny.json"]
@@ -44,36 +42,23 @@ struct ArchitectureFixtureTests {
         #expect(model.hyperparameters.family == (isQwen2 ? .qwen2 : .llama))
         #expect((model.weights.ropeFrequencyFactors != nil) == !isQwen2)
         let state = LlamaState(model: model, threads: 2)
-        var worst = 0.0
         var agreed = 0
         for (index, testCase) in fixture.cases.enumerated() {
             state.reset()
             var logits = try state.evaluate(testCase.prompt_ids)
             for step in 0..<min(Self.comparedSteps, testCase.generated.count) {
-                var margin = Double.infinity
                 if step < testCase.top_logits.count {
-                    let top = testCase.top_logits[step]
-                    margin = top[0][1] - top[1][1]
-                    for pair in top {
-                        let difference = abs(Double(logits[Int(pair[0])]) - pair[1])
-                        worst = max(worst, difference)
-                        #expect(difference <= Self.logitTolerance, "case \(index) step \(step) token \(pair[0])")
+                    for pair in testCase.top_logits[step] {
+                        #expect(logits[Int(pair[0])] == Float(pair[1]), "case \(index) step \(step) token \(pair[0])")
                     }
                 }
                 let token = Sampler.argmax(logits)
-                let expected = testCase.generated[step]
-                // A swap is acceptable only where llama.cpp's own top two are within the tolerance.
-                if token != expected {
-                    #expect(margin <= 2 * Self.logitTolerance, "case \(index) step \(step): \(token) vs \(expected)")
-                    break
-                }
+                try #require(token == testCase.generated[step], "case \(index) step \(step)")
                 agreed += 1
                 if step + 1 < Self.comparedSteps { logits = try state.evaluate([token]) }
             }
         }
-        // Every case agrees for all compared steps (measured); allow one near-tie break across the fixture.
-        #expect(agreed >= fixture.cases.count * Self.comparedSteps - Self.comparedSteps)
-        print("\(fixtureName): \(agreed) greedy steps agree; largest top-10 logit difference from llama.cpp \(worst)")
+        print("\(fixtureName): all \(agreed) greedy steps and the recorded top-10 logits equal llama.cpp's")
     }
 
     @Test("qwen2 metadata selects biases and NeoX rotary; llama keeps adjacent pairs")
