@@ -5,7 +5,8 @@ Builds Scripts/fixture_dump.cpp (Agora's own code) against a llama.cpp build, th
 does on the default model:
 
   tokenizer_smollm2.json       ids of several hundred varied strings (no BOS, special tokens parsed)
-  generation_<quant>.json      for Q4_1 (the default model) and its Q8_0 / Q4_0 requantizations: ChatML
+  generation_<quant>.json      for Q4_1 (the default model), its Q8_0 / Q4_0 requantizations and a Q4_K_M mix
+                               made by Scripts/requantize.py: ChatML
                                prompts, their ids, 32 greedy tokens (or up to EOS), and the top-10 logits of
                                the first 8 steps, single-threaded with an F32 KV cache, one token per
                                evaluation (llama.cpp's vec_dot path; see fixture_dump.cpp)
@@ -263,6 +264,12 @@ def main():
                                 "--token-embedding-type", "q8_0", str(model), str(target), quant, "1"],
                                check=True, capture_output=True)
             models[quant] = target
+        # Q4_K_M (Q4_K, Q6_K, Q5_0 and Q8_0 matrices) by Agora's own gguf-based requantizer, which CI can run.
+        target = quant_dir / model.name.replace("Q4_1", "Q4_K_M")
+        if not target.exists():
+            subprocess.run([sys.executable, str(REPO / "Scripts/requantize.py"), str(model), "Q4_K_M", str(target)],
+                           check=True)
+        models["Q4_K_M"] = target
         for quant, path in models.items():
             results = generate_all(exe, path, prompt_ids, work)
             fixture = {
@@ -273,8 +280,10 @@ def main():
                 "model": path.name,
                 "model_sha256": sha256(path),
                 "settings": {"threads": 1, "kv_cache": "f32", "flash_attention": False, "n_ctx": 512,
-                             "prompt_batch": "whole prompt in one llama_decode", "sampling": "argmax, ties to lower id",
+                             "prompt_batch": "whole prompt in one llama_decode, one token per ubatch (n_ubatch 1)",
+                             "sampling": "argmax, ties to lower id",
                              "requantized_with": None if quant == "Q4_1" else
+                             "Scripts/requantize.py IN Q4_K_M OUT" if quant == "Q4_K_M" else
                              f"llama-quantize --allow-requantize --pure --token-embedding-type q8_0 IN OUT {quant} 1"},
                 "cases": [
                     {"messages": conv, "prompt_ids": p, "generated": gen, "top_logits": top}

@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""Requantize the default model to Q8_0 or Q4_0 with the `gguf` package (PyPI), for the engine's llama.cpp
-fixture tests on machines without a llama.cpp build.
+"""Requantize the default model to Q8_0, Q4_0 or a Q4_K_M mix with the `gguf` package (PyPI), for the
+engine's llama.cpp fixture tests on machines without a llama.cpp build.
 
 Every tensor's bytes equal what `llama-quantize --allow-requantize MODEL OUT Q8_0|Q4_0` writes (checked on
 SmolLM2-135M-Instruct.Q4_1.gguf: 272 of 272 tensors identical for both types): the Q4_1 matrices are
 dequantized and quantized again with ggml's reference rounding, the Q8_0 embedding stays Q8_0, F32 norms are
 copied. Only the order of metadata keys and tensors differs from llama-quantize's file.
 
-Usage: python3 Scripts/requantize.py SOURCE.gguf Q8_0|Q4_0 OUT.gguf
+Q4_K_M follows llama-quantize's choice of types for this model (its 576-wide matrices cannot hold 256-element
+superblocks, so they fall back to Q5_0 / Q8_0): ffn_down Q6_K in the "more bits" layers and Q4_K elsewhere,
+attn_v Q8_0 in those layers and Q5_0 elsewhere, every other matrix Q5_0, the embedding Q8_0. The gguf package
+cannot quantize K-quants, so Q4_K and Q6_K blocks come from the simple encoders below (per-group min/max
+scales, not llama-quantize's search): the file is a valid Q4_K_M file, not byte-identical to llama-quantize's,
+and the llama.cpp fixture for it is recorded on this exact file (its SHA-256 is in the fixture).
+
+Usage: python3 Scripts/requantize.py SOURCE.gguf Q8_0|Q4_0|Q4_K_M OUT.gguf
 """
 import os
 import sys
@@ -18,15 +25,95 @@ from gguf import GGMLQuantizationType as T
 from gguf import GGUFReader, GGUFValueType, GGUFWriter
 from gguf.quants import dequantize, quantize
 
-FILE_TYPES = {"Q8_0": 7, "Q4_0": 2}
+FILE_TYPES = {"Q8_0": 7, "Q4_0": 2, "Q4_K_M": 15}
+
+
+def f16(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float16)
+
+
+def round_half_even(values: np.ndarray) -> np.ndarray:
+    return np.rint(values)
+
+
+def quantize_q6_k(values: np.ndarray) -> np.ndarray:
+    """Q6_K blocks (ggml's block_q6_K: ql[128], qh[64], int8 scales[16], f16 d) of rows of 256-multiples."""
+    rows = values.reshape(-1, 256).astype(np.float32)
+    groups = rows.reshape(-1, 16, 16)
+    group_scale = np.abs(groups).max(axis=2) / 31
+    d = f16(group_scale.max(axis=1) / 127)
+    d32 = d.astype(np.float32)
+    safe_d = np.where(d32 == 0, 1, d32)
+    scales = np.clip(round_half_even(group_scale / safe_d[:, None]), -127, 127).astype(np.int8)
+    step = d32[:, None] * scales.astype(np.float32)
+    safe_step = np.where(step == 0, 1, step)
+    q = np.where(step[:, :, None] == 0, 0, np.clip(round_half_even(groups / safe_step[:, :, None]), -32, 31))
+    q = (q + 32).astype(np.uint8).reshape(-1, 2, 4, 32)  # [block][half][part][l]
+    ql = np.zeros((q.shape[0], 2, 64), np.uint8)
+    ql[:, :, :32] = (q[:, :, 0] & 15) | ((q[:, :, 2] & 15) << 4)
+    ql[:, :, 32:] = (q[:, :, 1] & 15) | ((q[:, :, 3] & 15) << 4)
+    qh = (q[:, :, 0] >> 4) | ((q[:, :, 1] >> 4) << 2) | ((q[:, :, 2] >> 4) << 4) | ((q[:, :, 3] >> 4) << 6)
+    blocks = np.concatenate(
+        [ql.reshape(-1, 128), qh.reshape(-1, 64), scales.view(np.uint8), d.reshape(-1, 1).view(np.uint8)], axis=1)
+    return blocks.reshape(values.shape[0], -1)
+
+
+def quantize_q4_k(values: np.ndarray) -> np.ndarray:
+    """Q4_K blocks (ggml's block_q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, qs[128])."""
+    rows = values.reshape(-1, 256).astype(np.float32)
+    groups = rows.reshape(-1, 8, 32)
+    low = np.minimum(groups.min(axis=2), 0)
+    scale = (groups.max(axis=2) - low) / 15
+    minimum = -low
+    d, dmin = f16(scale.max(axis=1) / 63), f16(minimum.max(axis=1) / 63)
+    d32, dmin32 = d.astype(np.float32), dmin.astype(np.float32)
+    sc = np.clip(round_half_even(scale / np.where(d32 == 0, 1, d32)[:, None]), 0, 63).astype(np.uint8)
+    mn = np.clip(round_half_even(minimum / np.where(dmin32 == 0, 1, dmin32)[:, None]), 0, 63).astype(np.uint8)
+    step = d32[:, None] * sc.astype(np.float32)
+    offset = dmin32[:, None] * mn.astype(np.float32)
+    safe_step = np.where(step == 0, 1, step)
+    q = np.where(step[:, :, None] == 0, 0,
+                 np.clip(round_half_even((groups + offset[:, :, None]) / safe_step[:, :, None]), 0, 15))
+    q = q.astype(np.uint8).reshape(-1, 4, 2, 32)
+    qs = (q[:, :, 0] | (q[:, :, 1] << 4)).reshape(-1, 128)
+    packed = np.zeros((q.shape[0], 12), np.uint8)
+    packed[:, 0:4] = (sc[:, 0:4] & 63) | ((sc[:, 4:8] >> 4) << 6)
+    packed[:, 4:8] = (mn[:, 0:4] & 63) | ((mn[:, 4:8] >> 4) << 6)
+    packed[:, 8:12] = (sc[:, 4:8] & 15) | ((mn[:, 4:8] & 15) << 4)
+    blocks = np.concatenate(
+        [d.reshape(-1, 1).view(np.uint8), dmin.reshape(-1, 1).view(np.uint8), packed, qs], axis=1)
+    return blocks.reshape(values.shape[0], -1)
+
+
+def more_bits(layer: int, layers: int) -> bool:
+    """llama-quantize's use_more_bits: the first and last eighth of the layers and every third between."""
+    return layer < layers // 8 or layer >= 7 * layers // 8 or (layer - layers // 8) % 3 == 2
+
+
+def q4_k_m_type(name: str, layers: int) -> T:
+    layer = int(name.split(".")[1]) if name.startswith("blk.") else -1
+    if name.endswith("ffn_down.weight"):
+        return T.Q6_K if more_bits(layer, layers) else T.Q4_K
+    if name.endswith("attn_v.weight"):
+        return T.Q8_0 if more_bits(layer, layers) else T.Q5_0
+    return T.Q5_0
+
+
+def encode(values: np.ndarray, kind: T) -> np.ndarray:
+    if kind == T.Q6_K:
+        return quantize_q6_k(values)
+    if kind == T.Q4_K:
+        return quantize_q4_k(values)
+    return quantize(values, kind)
 
 
 def main() -> None:
     if len(sys.argv) != 4 or sys.argv[2] not in FILE_TYPES:
         sys.exit(__doc__)
     source, target_name, out = sys.argv[1], sys.argv[2], sys.argv[3]
-    target = T[target_name]
+    target = T.Q4_K if target_name == "Q4_K_M" else T[target_name]
     reader = GGUFReader(source)
+    layers = int(reader.fields[f"{reader.fields['general.architecture'].contents()}.block_count"].contents())
     arch = reader.fields["general.architecture"].contents()
     # Written to a temporary file and renamed, so an interrupted run never leaves a half file in the cache.
     directory = os.path.dirname(os.path.abspath(out))
@@ -50,8 +137,13 @@ def main() -> None:
             continue
         values = dequantize(tensor.data, tensor.tensor_type).reshape(shape)
         # The embedding keeps its own type (Q8_0), as llama-quantize keeps it.
-        kind = T.Q8_0 if tensor.tensor_type == T.Q8_0 else target
-        writer.add_tensor(tensor.name, quantize(values, kind), raw_dtype=kind)
+        if tensor.tensor_type == T.Q8_0:
+            kind = T.Q8_0
+        elif target_name == "Q4_K_M":
+            kind = q4_k_m_type(tensor.name, layers)
+        else:
+            kind = target
+        writer.add_tensor(tensor.name, encode(values, kind), raw_dtype=kind)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -61,13 +61,21 @@ uint16_t agora_f32_to_f16(float f) {
     return (uint16_t)(sign | h);
 }
 
+int agora_weight_is_kquant(agora_weight_type type) {
+    return type == AGORA_WEIGHT_Q4_K || type == AGORA_WEIGHT_Q6_K;
+}
+
 size_t agora_row_bytes(agora_weight_type type, int k) {
     const size_t nb = (size_t)k / AGORA_QK;
     switch (type) {
+    case AGORA_WEIGHT_Q4_K:
+    case AGORA_WEIGHT_Q6_K:
+        return agora_kquant_row_bytes(type, k);
     case AGORA_WEIGHT_Q4_0:
         return round_up64(nb * 16 + nb * 2);
     case AGORA_WEIGHT_Q4_1:
         return round_up64(nb * 16 + nb * 4);
+    case AGORA_WEIGHT_Q5_0:  // stored as Q8_0
     case AGORA_WEIGHT_Q8_0:
         return round_up64(nb * 32 + nb * 2);
     }
@@ -77,6 +85,10 @@ size_t agora_row_bytes(agora_weight_type type, int k) {
 static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
 void agora_repack_rows(agora_weight_type type, const void *src, void *dst, int rows, int k) {
+    if (agora_weight_is_kquant(type)) {
+        agora_kquant_repack_rows(type, src, dst, rows, k);
+        return;
+    }
     const int nb = k / AGORA_QK;
     const size_t rb = agora_row_bytes(type, k);
     const uint8_t *s = (const uint8_t *)src;
@@ -102,6 +114,22 @@ void agora_repack_rows(agora_weight_type type, const void *src, void *dst, int r
             }
             break;
         }
+        case AGORA_WEIGHT_Q5_0: {  // ggml block: f16 d, 4 bytes of fifth bits, 16 bytes of nibbles
+            uint16_t *d = (uint16_t *)(row + (size_t)nb * 32);
+            for (int b = 0; b < nb; b++, s += 22) {
+                d[b] = load_u16(s);
+                const uint32_t qh = (uint32_t)s[2] | (uint32_t)s[3] << 8 | (uint32_t)s[4] << 16 | (uint32_t)s[5] << 24;
+                int8_t *q = (int8_t *)row + (size_t)b * 32;
+                for (int j = 0; j < 16; j++) {
+                    q[j] = (int8_t)(((s[6 + j] & 0x0f) | ((qh >> j) & 1) << 4) - 16);
+                    q[j + 16] = (int8_t)(((s[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
+                }
+            }
+            break;
+        }
+        case AGORA_WEIGHT_Q4_K:
+        case AGORA_WEIGHT_Q6_K:
+            break;
         case AGORA_WEIGHT_Q8_0: {  // ggml block: f16 d, 32 int8
             uint16_t *d = (uint16_t *)(row + (size_t)nb * 32);
             for (int b = 0; b < nb; b++, s += 34) {
@@ -115,6 +143,10 @@ void agora_repack_rows(agora_weight_type type, const void *src, void *dst, int r
 }
 
 void agora_dequantize_row(agora_weight_type type, const void *rowp, float *out, int k) {
+    if (agora_weight_is_kquant(type)) {
+        agora_kquant_dequantize_row(type, rowp, out, k);
+        return;
+    }
     const int nb = k / AGORA_QK;
     const agora_wrow row = agora_weight_row(type, rowp, 0, 0, k);
     for (int b = 0; b < nb; b++) {

@@ -37,7 +37,9 @@ struct LlamaCppFixtureTests {
         return FileManager.default.fileExists(atPath: url.path) ? url : nil
     }
 
-    static let fixtures = ["generation_q4_1.json", "generation_q4_0.json", "generation_q8_0.json"]
+    static let fixtures = [
+        "generation_q4_1.json", "generation_q4_0.json", "generation_q8_0.json", "generation_q4_k_m.json",
+    ]
 
     @Test(
         "greedy tokens and top logits agree with llama.cpp",

@@ -25,6 +25,8 @@ final class ForwardScratch: @unchecked Sendable {
     let logits: FloatBuffer
     /// Quantized activations for the widest projection input.
     let quantized: UnsafeMutableRawPointer
+    /// Q8_K activations for K-quant weights.
+    let superblocks: UnsafeMutableRawPointer
 
     init(hyper: LlamaHyperparameters, batch: Int, context: Int, threads: Int) {
         self.batch = batch
@@ -44,7 +46,11 @@ final class ForwardScratch: @unchecked Sendable {
         logits = FloatBuffer(count: hyper.vocabularySize)
         let widest = max(d, q, f)
         quantized = .allocate(byteCount: batch * agora_act_bytes(Int32(widest)), alignment: 64)
+        superblocks = .allocate(byteCount: batch * agora_act_k_bytes(Int32(widest)) + 64, alignment: 64)
     }
 
-    deinit { quantized.deallocate() }
+    deinit {
+        quantized.deallocate()
+        superblocks.deallocate()
+    }
 }

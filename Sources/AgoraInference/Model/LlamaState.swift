@@ -96,6 +96,7 @@ public final class LlamaState: @unchecked Sendable {
             }
             layer.qkv.apply(
                 input: normed, inputStride: d, count: n, out: qkv, outStride: qkvRows, quantized: s.quantized,
+                superblocks: s.superblocks,
                 pool: pool, path: kernelPath)
             let keys = cache.keys(layer: l)
             let values = cache.values(layer: l)
@@ -115,7 +116,7 @@ public final class LlamaState: @unchecked Sendable {
             attend(count: n, start: p0, keys: keys, values: values)
             layer.attentionOutput.apply(
                 input: s.attention.pointer, inputStride: qRows, count: n, out: projected, outStride: d,
-                quantized: s.quantized, pool: pool, path: kernelPath)
+                quantized: s.quantized, superblocks: s.superblocks, pool: pool, path: kernelPath)
             for i in 0..<n * d { x[i] = x[i] + projected[i] }
 
             // Feed-forward block (SwiGLU).
@@ -125,6 +126,7 @@ public final class LlamaState: @unchecked Sendable {
             }
             layer.gateUp.apply(
                 input: normed, inputStride: d, count: n, out: gateUp, outStride: 2 * ffn, quantized: s.quantized,
+                superblocks: s.superblocks,
                 pool: pool, path: kernelPath)
             for t in 0..<n {
                 let g = gateUp + t * 2 * ffn
@@ -132,6 +134,7 @@ public final class LlamaState: @unchecked Sendable {
             }
             layer.down.apply(
                 input: hidden, inputStride: ffn, count: n, out: projected, outStride: d, quantized: s.quantized,
+                superblocks: s.superblocks,
                 pool: pool, path: kernelPath)
             for i in 0..<n * d { x[i] = x[i] + projected[i] }
         }
@@ -141,7 +144,7 @@ public final class LlamaState: @unchecked Sendable {
         VectorMath.rmsNorm(last, weight: weights.outputNorm.pointer, out: normed, count: d, epsilon: epsilon)
         weights.output.apply(
             input: normed, inputStride: d, count: 1, out: s.logits.pointer, outStride: hyper.vocabularySize,
-            quantized: s.quantized, pool: pool, path: kernelPath)
+            quantized: s.quantized, superblocks: s.superblocks, pool: pool, path: kernelPath)
     }
 
     /// Causal grouped-query attention for `count` new tokens starting at position `start`, in llama.cpp's

@@ -8,6 +8,7 @@ final class Projection: @unchecked Sendable {
     let rows: Int
     let columns: Int
     let needsQuantizedInput: Bool
+    let needsSuperblockInput: Bool
 
     init(gguf: GGUFFile, tensorNames: [String]) throws(ModelLoadError) {
         var infos: [GGUFTensorInfo] = []
@@ -31,31 +32,39 @@ final class Projection: @unchecked Sendable {
         for part in parts where part.columns != columns {
             throw .invalidShape(name: tensorNames[0], reason: "stacked tensors differ in width")
         }
-        needsQuantizedInput = parts.contains { $0.isQuantized }
+        needsQuantizedInput = parts.contains { $0.isQuantized && !$0.usesSuperblocks }
+        needsSuperblockInput = parts.contains { $0.usesSuperblocks }
     }
 
     init(matrix: WeightMatrix) {
         parts = [matrix]
         rows = matrix.rows
         columns = matrix.columns
-        needsQuantizedInput = matrix.isQuantized
+        needsQuantizedInput = matrix.isQuantized && !matrix.usesSuperblocks
+        needsSuperblockInput = matrix.usesSuperblocks
     }
 
     /// out[c * outStride + r] = Σ_i W[r, i] · input[c * inputStride + i] for `count` columns.
-    /// `quantized` is scratch for the 8-bit activations (at least count * agora_act_bytes(columns) bytes).
+    /// `quantized` is scratch for the 8-bit activations (at least count * agora_act_bytes(columns) bytes),
+    /// `superblocks` for the Q8_K ones of K-quant parts (count * agora_act_k_bytes(columns)).
     func apply(
         input: UnsafeMutablePointer<Float>, inputStride: Int, count: Int, out: UnsafeMutablePointer<Float>,
-        outStride: Int, quantized: UnsafeMutableRawPointer, pool: ComputePool, path: KernelPath
+        outStride: Int, quantized: UnsafeMutableRawPointer, superblocks: UnsafeMutableRawPointer,
+        pool: ComputePool, path: KernelPath
     ) {
         if needsQuantizedInput {
             agora_quantize_act(input, inputStride, Int32(count), Int32(columns), quantized)
+        }
+        if needsSuperblockInput {
+            agora_quantize_act_k(input, inputStride, Int32(count), Int32(columns), superblocks)
         }
         var rowOffset = 0
         for part in parts {
             switch part.storage {
             case .quantized(let type, let weights):
                 pool.matmul(
-                    path: path, type, weights: weights, rows: part.rows, k: columns, activations: quantized,
+                    path: path, type, weights: weights, rows: part.rows, k: columns,
+                    activations: part.usesSuperblocks ? superblocks : quantized,
                     columns: count,
                     out: out + rowOffset, outStride: outStride)
             case .float(let weights):

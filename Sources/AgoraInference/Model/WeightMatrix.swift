@@ -1,7 +1,8 @@
 import CAgoraKernels
 
 /// A weight matrix of `rows` outputs by `columns` inputs, copied out of the GGUF file at load time into the
-/// layout the kernels read: quantized rows with f32 scales (Q4_0, Q4_1, Q8_0) or plain f32 rows (F32, F16).
+/// layout the kernels read: quantized rows (Q4_0, Q4_1, Q8_0; Q5_0 as Q8_0; Q4_K and Q6_K in ggml's blocks)
+/// or plain f32 rows (F32, F16).
 ///
 /// Several tensors with the same input width and type can be stacked into one matrix (Q, K and V; gate and
 /// up), so one kernel call computes them all: each output element is still the same single dot product.
@@ -32,18 +33,22 @@ final class WeightMatrix: @unchecked Sendable {
         self.rows = rows
         self.columns = columns
         switch first.type {
-        case .q4_0, .q4_1, .q8_0:
-            guard columns % 32 == 0 else {
-                throw .invalidShape(name: first.name, reason: "row length \(columns) is not a multiple of 32")
+        case .q4_0, .q4_1, .q8_0, .q5_0, .q4_K, .q6_K:
+            let block = first.type.blockSize
+            guard columns % block == 0 else {
+                throw .invalidShape(name: first.name, reason: "row length \(columns) is not a multiple of \(block)")
             }
-            let type = agora_weight_type(first.type.rawValue)
+            let source = agora_weight_type(first.type.rawValue)
+            // Q5_0 is stored as Q8_0 holding the same values (see agora_repack_rows).
+            let type = first.type == .q5_0 ? AGORA_WEIGHT_Q8_0 : source
             let rowBytes = agora_row_bytes(type, Int32(columns))
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: rowBytes * rows, alignment: 64)
             var row = 0
             for info in tensors {
                 let source = gguf.tensorBytes(info)
                 agora_repack_rows(
-                    type, source.baseAddress!, buffer + row * rowBytes, Int32(info.dimensions[1]), Int32(columns))
+                    agora_weight_type(first.type.rawValue), source.baseAddress!, buffer + row * rowBytes,
+                    Int32(info.dimensions[1]), Int32(columns))
                 row += info.dimensions[1]
             }
             storage = .quantized(type, buffer)
@@ -71,6 +76,12 @@ final class WeightMatrix: @unchecked Sendable {
     /// Whether the kernels need the input quantized to 8-bit blocks.
     var isQuantized: Bool {
         if case .quantized = storage { return true }
+        return false
+    }
+
+    /// Whether the input must be quantized to Q8_K superblocks (K-quants) rather than 32-element blocks.
+    var usesSuperblocks: Bool {
+        if case .quantized(let type, _) = storage { return agora_weight_is_kquant(type) != 0 }
         return false
     }
 

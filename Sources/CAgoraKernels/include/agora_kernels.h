@@ -49,8 +49,14 @@ int agora_set_path(agora_path path);
 typedef enum {
     AGORA_WEIGHT_Q4_0 = 2,
     AGORA_WEIGHT_Q4_1 = 3,
+    AGORA_WEIGHT_Q5_0 = 6,  // accepted by agora_repack_rows only: stored and computed as Q8_0 (see below)
     AGORA_WEIGHT_Q8_0 = 8,
+    AGORA_WEIGHT_Q4_K = 12,
+    AGORA_WEIGHT_Q6_K = 14,
 } agora_weight_type;
+
+/// Whether `type` is a K-quant (256-element superblocks, Q8_K activations; see kquants.c).
+int agora_weight_is_kquant(agora_weight_type type);
 
 #define AGORA_QK 32
 
@@ -61,6 +67,9 @@ typedef enum {
 /// and decode reads fewer bytes); every path converts them exactly to float.
 size_t agora_row_bytes(agora_weight_type type, int k);
 /// Repacks `rows` ggml rows (ggml block layout, fp16 scales) into `dst` (rows * agora_row_bytes).
+/// Q5_0 rows become Q8_0 rows holding the same values (q - 16 fits a byte, same scale): llama.cpp's Q5_0
+/// product is its Q8_0 product on those bytes, so the Q8_0 kernels give its bits. K-quant rows keep
+/// ggml's block layout.
 void agora_repack_rows(agora_weight_type type, const void *src, void *dst, int rows, int k);
 /// Dequantizes one repacked row into `out[k]` (out = float(q) * d [+ m]), as ggml dequantizes.
 void agora_dequantize_row(agora_weight_type type, const void *row, float *out, int k);
@@ -96,6 +105,19 @@ void agora_matmul_rows_on(agora_path path, agora_weight_type type, const void *w
 /// the lane combination above; one implementation for every path.
 void agora_matmul_f32_rows(const float *w, int k, int r0, int r1, const float *x, size_t x_stride, int ncols,
                            float *out, size_t out_stride);
+
+// MARK: - K-quants (kquants.c)
+
+size_t agora_kquant_block_bytes(agora_weight_type type);
+size_t agora_kquant_row_bytes(agora_weight_type type, int k);
+void agora_kquant_repack_rows(agora_weight_type type, const void *src, void *dst, int rows, int k);
+void agora_kquant_dequantize_row(agora_weight_type type, const void *row, float *out, int k);
+/// Bytes of one Q8_K activation column of `k` values (k a multiple of 256): per superblock ggml's
+/// block_q8_K (f32 d, 256 int8, 16 int16 group sums), as quantize_row_q8_K_ref computes it.
+size_t agora_act_k_bytes(int k);
+void agora_quantize_act_k(const float *x, size_t x_stride, int ncols, int k, void *dst);
+void agora_kquant_matmul_rows_on(agora_path path, agora_weight_type type, const void *w, int k, int r0, int r1,
+                                 const void *act, int ncols, float *out, size_t out_stride);
 
 // MARK: - Attention and activations (llama.cpp's float order; see attention.c)
 
