@@ -5,8 +5,8 @@ Builds Scripts/fixture_dump.cpp (Agora's own code) against a llama.cpp build, th
 does on the default model:
 
   tokenizer_smollm2.json       ids of several hundred varied strings (no BOS, special tokens parsed)
-  generation_<quant>.json      for Q4_1 (the default model), its Q8_0 / Q4_0 requantizations and a Q4_K_M mix
-                               made by Scripts/requantize.py: ChatML
+  generation_<quant>.json      for Q4_1 (the default model), its Q8_0 / Q4_0 requantizations, a Q4_K_M mix
+                               made by Scripts/requantize.py and llama-quantize's own Q4_K_M: ChatML
                                prompts, their ids, 32 greedy tokens (or up to EOS), and the top-10 logits of
                                the first 8 steps, single-threaded with an F32 KV cache, one token per
                                evaluation (llama.cpp's vec_dot path; see fixture_dump.cpp)
@@ -270,6 +270,12 @@ def main():
             subprocess.run([sys.executable, str(REPO / "Scripts/requantize.py"), str(model), "Q4_K_M", str(target)],
                            check=True)
         models["Q4_K_M"] = target
+        # And llama-quantize's own Q4_K_M (its K-quant encoder), checked where the file exists (not in CI).
+        target = quant_dir / model.name.replace("Q4_1", "Q4_K_M.llama-quantize")
+        if not target.exists():
+            subprocess.run([str(build / "bin/llama-quantize"), "--allow-requantize", str(model), str(target),
+                            "Q4_K_M", "1"], check=True, capture_output=True)
+        models["Q4_K_M.llama-quantize"] = target
         for quant, path in models.items():
             results = generate_all(exe, path, prompt_ids, work)
             fixture = {
@@ -284,13 +290,14 @@ def main():
                              "sampling": "argmax, ties to lower id",
                              "requantized_with": None if quant == "Q4_1" else
                              "Scripts/requantize.py IN Q4_K_M OUT" if quant == "Q4_K_M" else
+                             "llama-quantize --allow-requantize IN OUT Q4_K_M 1" if quant == "Q4_K_M.llama-quantize" else
                              f"llama-quantize --allow-requantize --pure --token-embedding-type q8_0 IN OUT {quant} 1"},
                 "cases": [
                     {"messages": conv, "prompt_ids": p, "generated": gen, "top_logits": top}
                     for conv, p, (gen, top) in zip(conversations, prompt_ids, results)
                 ],
             }
-            write_json(args.out / f"generation_{quant.lower()}.json", fixture)
+            write_json(args.out / f"generation_{quant.lower().replace('.', '_').replace('-', '_')}.json", fixture)
 
 
 def write_json(path, value):
