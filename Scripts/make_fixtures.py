@@ -5,8 +5,8 @@ Builds Scripts/fixture_dump.cpp (Agora's own code) against a llama.cpp build, th
 does on the default model:
 
   tokenizer_smollm2.json       ids of several hundred varied strings (no BOS, special tokens parsed)
-  generation_<quant>.json      for Q4_1 (the default model), its Q8_0 / Q4_0 requantizations, a Q4_K_M mix
-                               made by Scripts/requantize.py and llama-quantize's own Q4_K_M: ChatML
+  generation_<quant>.json      for Q4_1 (the default model), its Q8_0 / Q4_0 requantizations, Q4_K_M and
+                               Q5_K_M mixes made by Scripts/requantize.py and llama-quantize's own: ChatML
                                prompts, their ids, 32 greedy tokens (or up to EOS), and the top-10 logits of
                                the first 8 steps, single-threaded with an F32 KV cache, one token per
                                evaluation (llama.cpp's vec_dot path; see fixture_dump.cpp)
@@ -264,18 +264,19 @@ def main():
                                 "--token-embedding-type", "q8_0", str(model), str(target), quant, "1"],
                                check=True, capture_output=True)
             models[quant] = target
-        # Q4_K_M (Q4_K, Q6_K, Q5_0 and Q8_0 matrices) by Agora's own gguf-based requantizer, which CI can run.
-        target = quant_dir / model.name.replace("Q4_1", "Q4_K_M")
-        if not target.exists():
-            subprocess.run([sys.executable, str(REPO / "Scripts/requantize.py"), str(model), "Q4_K_M", str(target)],
-                           check=True)
-        models["Q4_K_M"] = target
-        # And llama-quantize's own Q4_K_M (its K-quant encoder), checked where the file exists (not in CI).
-        target = quant_dir / model.name.replace("Q4_1", "Q4_K_M.llama-quantize")
-        if not target.exists():
-            subprocess.run([str(build / "bin/llama-quantize"), "--allow-requantize", str(model), str(target),
-                            "Q4_K_M", "1"], check=True, capture_output=True)
-        models["Q4_K_M.llama-quantize"] = target
+        # Q4_K_M and Q5_K_M mixes by Agora's own gguf-based requantizer, which CI can run, and llama-quantize's
+        # own files (its K-quant encoder), checked where they exist (not in CI).
+        for mix in ["Q4_K_M", "Q5_K_M"]:
+            target = quant_dir / model.name.replace("Q4_1", mix)
+            if not target.exists():
+                subprocess.run([sys.executable, str(REPO / "Scripts/requantize.py"), str(model), mix, str(target)],
+                               check=True)
+            models[mix] = target
+            target = quant_dir / model.name.replace("Q4_1", f"{mix}.llama-quantize")
+            if not target.exists():
+                subprocess.run([str(build / "bin/llama-quantize"), "--allow-requantize", str(model), str(target),
+                                mix, "1"], check=True, capture_output=True)
+            models[f"{mix}.llama-quantize"] = target
         for quant, path in models.items():
             results = generate_all(exe, path, prompt_ids, work)
             fixture = {
@@ -289,8 +290,9 @@ def main():
                              "prompt_batch": "whole prompt in one llama_decode, one token per ubatch (n_ubatch 1)",
                              "sampling": "argmax, ties to lower id",
                              "requantized_with": None if quant == "Q4_1" else
-                             "Scripts/requantize.py IN Q4_K_M OUT" if quant == "Q4_K_M" else
-                             "llama-quantize --allow-requantize IN OUT Q4_K_M 1" if quant == "Q4_K_M.llama-quantize" else
+                             f"Scripts/requantize.py IN {quant} OUT" if quant.endswith("_K_M") else
+                             f"llama-quantize --allow-requantize IN OUT {quant.split('.')[0]} 1"
+                             if quant.endswith(".llama-quantize") else
                              f"llama-quantize --allow-requantize --pure --token-embedding-type q8_0 IN OUT {quant} 1"},
                 "cases": [
                     {"messages": conv, "prompt_ids": p, "generated": gen, "top_logits": top}

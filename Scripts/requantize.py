@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Requantize the default model to Q8_0, Q4_0 or a Q4_K_M mix with the `gguf` package (PyPI), for the
-engine's llama.cpp fixture tests on machines without a llama.cpp build.
+"""Requantize the default model to Q8_0, Q4_0 or a Q4_K_M / Q5_K_M mix with the `gguf` package (PyPI), for
+the engine's llama.cpp fixture tests on machines without a llama.cpp build.
 
 Every tensor's bytes equal what `llama-quantize --allow-requantize MODEL OUT Q8_0|Q4_0` writes (checked on
 SmolLM2-135M-Instruct.Q4_1.gguf: 272 of 272 tensors identical for both types): the Q4_1 matrices are
@@ -12,9 +12,10 @@ superblocks, so they fall back to Q5_0 / Q8_0): ffn_down Q6_K in the "more bits"
 attn_v Q8_0 in those layers and Q5_0 elsewhere, every other matrix Q5_0, the embedding Q8_0. The gguf package
 cannot quantize K-quants, so Q4_K and Q6_K blocks come from the simple encoders below (per-group min/max
 scales, not llama-quantize's search): the file is a valid Q4_K_M file, not byte-identical to llama-quantize's,
-and the llama.cpp fixture for it is recorded on this exact file (its SHA-256 is in the fixture).
+and the llama.cpp fixture for it is recorded on this exact file (its SHA-256 is in the fixture). Q5_K_M is the
+same with Q5_K for Q4_K and Q5_1 for Q5_0, as llama-quantize picks them for this model.
 
-Usage: python3 Scripts/requantize.py SOURCE.gguf Q8_0|Q4_0|Q4_K_M OUT.gguf
+Usage: python3 Scripts/requantize.py SOURCE.gguf Q8_0|Q4_0|Q4_K_M|Q5_K_M OUT.gguf
 """
 import os
 import sys
@@ -25,7 +26,7 @@ from gguf import GGMLQuantizationType as T
 from gguf import GGUFReader, GGUFValueType, GGUFWriter
 from gguf.quants import dequantize, quantize
 
-FILE_TYPES = {"Q8_0": 7, "Q4_0": 2, "Q4_K_M": 15}
+FILE_TYPES = {"Q8_0": 7, "Q4_0": 2, "Q4_K_M": 15, "Q5_K_M": 17}
 
 
 def f16(values: np.ndarray) -> np.ndarray:
@@ -85,18 +86,51 @@ def quantize_q4_k(values: np.ndarray) -> np.ndarray:
     return blocks.reshape(values.shape[0], -1)
 
 
+def quantize_q5_k(values: np.ndarray) -> np.ndarray:
+    """Q5_K blocks (ggml's block_q5_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, qh[32], qs[128])."""
+    rows = values.reshape(-1, 256).astype(np.float32)
+    groups = rows.reshape(-1, 8, 32)
+    low = np.minimum(groups.min(axis=2), 0)
+    scale = (groups.max(axis=2) - low) / 31
+    minimum = -low
+    d, dmin = f16(scale.max(axis=1) / 63), f16(minimum.max(axis=1) / 63)
+    d32, dmin32 = d.astype(np.float32), dmin.astype(np.float32)
+    sc = np.clip(round_half_even(scale / np.where(d32 == 0, 1, d32)[:, None]), 0, 63).astype(np.uint8)
+    mn = np.clip(round_half_even(minimum / np.where(dmin32 == 0, 1, dmin32)[:, None]), 0, 63).astype(np.uint8)
+    step = d32[:, None] * sc.astype(np.float32)
+    offset = dmin32[:, None] * mn.astype(np.float32)
+    safe_step = np.where(step == 0, 1, step)
+    q = np.where(step[:, :, None] == 0, 0,
+                 np.clip(round_half_even((groups + offset[:, :, None]) / safe_step[:, :, None]), 0, 31))
+    q = q.astype(np.uint8)  # [block][group][l]
+    pairs = q.reshape(-1, 4, 2, 32)
+    qs = ((pairs[:, :, 0] & 15) | ((pairs[:, :, 1] & 15) << 4)).reshape(-1, 128)
+    qh = np.zeros((q.shape[0], 32), np.uint8)
+    for g in range(8):
+        qh |= ((q[:, g] >> 4) & 1) << g
+    packed = np.zeros((q.shape[0], 12), np.uint8)
+    packed[:, 0:4] = (sc[:, 0:4] & 63) | ((sc[:, 4:8] >> 4) << 6)
+    packed[:, 4:8] = (mn[:, 0:4] & 63) | ((mn[:, 4:8] >> 4) << 6)
+    packed[:, 8:12] = (sc[:, 4:8] & 15) | ((mn[:, 4:8] & 15) << 4)
+    blocks = np.concatenate(
+        [d.reshape(-1, 1).view(np.uint8), dmin.reshape(-1, 1).view(np.uint8), packed, qh, qs], axis=1)
+    return blocks.reshape(values.shape[0], -1)
+
+
 def more_bits(layer: int, layers: int) -> bool:
     """llama-quantize's use_more_bits: the first and last eighth of the layers and every third between."""
     return layer < layers // 8 or layer >= 7 * layers // 8 or (layer - layers // 8) % 3 == 2
 
 
-def q4_k_m_type(name: str, layers: int) -> T:
+def k_mix_type(name: str, layers: int, five_bits: bool) -> T:
+    """llama-quantize's types for Q4_K_M (five_bits False) or Q5_K_M on this model's tensors."""
     layer = int(name.split(".")[1]) if name.startswith("blk.") else -1
+    base, fallback = (T.Q5_K, T.Q5_1) if five_bits else (T.Q4_K, T.Q5_0)
     if name.endswith("ffn_down.weight"):
-        return T.Q6_K if more_bits(layer, layers) else T.Q4_K
+        return T.Q6_K if more_bits(layer, layers) else base
     if name.endswith("attn_v.weight"):
-        return T.Q8_0 if more_bits(layer, layers) else T.Q5_0
-    return T.Q5_0
+        return T.Q8_0 if more_bits(layer, layers) else fallback
+    return fallback
 
 
 def encode(values: np.ndarray, kind: T) -> np.ndarray:
@@ -104,6 +138,8 @@ def encode(values: np.ndarray, kind: T) -> np.ndarray:
         return quantize_q6_k(values)
     if kind == T.Q4_K:
         return quantize_q4_k(values)
+    if kind == T.Q5_K:
+        return quantize_q5_k(values)
     return quantize(values, kind)
 
 
@@ -111,7 +147,7 @@ def main() -> None:
     if len(sys.argv) != 4 or sys.argv[2] not in FILE_TYPES:
         sys.exit(__doc__)
     source, target_name, out = sys.argv[1], sys.argv[2], sys.argv[3]
-    target = T.Q4_K if target_name == "Q4_K_M" else T[target_name]
+    target = None if target_name.endswith("_K_M") else T[target_name]
     reader = GGUFReader(source)
     layers = int(reader.fields[f"{reader.fields['general.architecture'].contents()}.block_count"].contents())
     arch = reader.fields["general.architecture"].contents()
@@ -139,8 +175,8 @@ def main() -> None:
         # The embedding keeps its own type (Q8_0), as llama-quantize keeps it.
         if tensor.tensor_type == T.Q8_0:
             kind = T.Q8_0
-        elif target_name == "Q4_K_M":
-            kind = q4_k_m_type(tensor.name, layers)
+        elif target_name.endswith("_K_M"):
+            kind = k_mix_type(tensor.name, layers, five_bits=target_name == "Q5_K_M")
         else:
             kind = target
         writer.add_tensor(tensor.name, encode(values, kind), raw_dtype=kind)

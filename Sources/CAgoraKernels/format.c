@@ -62,7 +62,7 @@ uint16_t agora_f32_to_f16(float f) {
 }
 
 int agora_weight_is_kquant(agora_weight_type type) {
-    return type == AGORA_WEIGHT_Q4_K || type == AGORA_WEIGHT_Q6_K;
+    return type == AGORA_WEIGHT_Q4_K || type == AGORA_WEIGHT_Q5_K || type == AGORA_WEIGHT_Q6_K;
 }
 
 size_t agora_row_bytes(agora_weight_type type, int k) {
@@ -78,6 +78,10 @@ size_t agora_row_bytes(agora_weight_type type, int k) {
     case AGORA_WEIGHT_Q5_0:  // stored as Q8_0
     case AGORA_WEIGHT_Q8_0:
         return round_up64(nb * 32 + nb * 2);
+    case AGORA_WEIGHT_Q5_1:
+        return round_up64(nb * 32 + nb * 4);
+    case AGORA_WEIGHT_Q5_K:
+        return agora_kquant_row_bytes(type, k);
     }
     return 0;
 }
@@ -127,7 +131,23 @@ void agora_repack_rows(agora_weight_type type, const void *src, void *dst, int r
             }
             break;
         }
+        case AGORA_WEIGHT_Q5_1: {  // ggml block: f16 d, f16 m, 4 bytes of fifth bits, 16 bytes of nibbles
+            uint16_t *d = (uint16_t *)(row + (size_t)nb * 32);
+            uint16_t *m = d + nb;
+            for (int b = 0; b < nb; b++, s += 24) {
+                d[b] = load_u16(s);
+                m[b] = load_u16(s + 2);
+                const uint32_t qh = (uint32_t)s[4] | (uint32_t)s[5] << 8 | (uint32_t)s[6] << 16 | (uint32_t)s[7] << 24;
+                uint8_t *q = row + (size_t)b * 32;
+                for (int j = 0; j < 16; j++) {
+                    q[j] = (uint8_t)((s[8 + j] & 0x0f) | ((qh >> j) & 1) << 4);
+                    q[j + 16] = (uint8_t)((s[8 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+                }
+            }
+            break;
+        }
         case AGORA_WEIGHT_Q4_K:
+        case AGORA_WEIGHT_Q5_K:
         case AGORA_WEIGHT_Q6_K:
             break;
         case AGORA_WEIGHT_Q8_0: {  // ggml block: f16 d, 32 int8
@@ -153,7 +173,9 @@ void agora_dequantize_row(agora_weight_type type, const void *rowp, float *out, 
         float *y = out + b * AGORA_QK;
         const float d = agora_f16_to_f32(row.d[b]);
         const float m = agora_f16_to_f32(row.m[b]);
-        if (type == AGORA_WEIGHT_Q8_0) {
+        if (type == AGORA_WEIGHT_Q5_1) {
+            for (int j = 0; j < 32; j++) y[j] = (float)row.qs[b * 32 + j] * d + m;
+        } else if (type == AGORA_WEIGHT_Q8_0) {
             const int8_t *q = (const int8_t *)row.qs + b * 32;
             for (int j = 0; j < 32; j++) y[j] = (float)q[j] * d;
         } else {

@@ -12,6 +12,16 @@ static inline float agora_lanes_reduce(const float a[8]) {
     return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
 }
 
+/// Q4_1 and Q5_1 carry a per-block offset m (result += the fma chain of m * s).
+static inline int agora_has_offsets(agora_weight_type type) {
+    return type == AGORA_WEIGHT_Q4_1 || type == AGORA_WEIGHT_Q5_1;
+}
+
+/// Q8_0 and Q5_1 rows hold one byte per weight; Q4_0 and Q4_1 rows hold nibbles.
+static inline int agora_has_byte_weights(agora_weight_type type) {
+    return type == AGORA_WEIGHT_Q8_0 || type == AGORA_WEIGHT_Q5_1;
+}
+
 /// Pointers into one repacked weight row.
 typedef struct {
     const uint8_t *qs;
@@ -24,9 +34,9 @@ static inline agora_wrow agora_weight_row(agora_weight_type type, const void *w,
     const uint8_t *base = (const uint8_t *)w + (size_t)r * row_bytes;
     agora_wrow row;
     row.qs = base;
-    const size_t qbytes = type == AGORA_WEIGHT_Q8_0 ? (size_t)nb * 32 : (size_t)nb * 16;
+    const size_t qbytes = agora_has_byte_weights(type) ? (size_t)nb * 32 : (size_t)nb * 16;
     row.d = (const uint16_t *)(base + qbytes);
-    row.m = type == AGORA_WEIGHT_Q4_1 ? row.d + nb : row.d;
+    row.m = agora_has_offsets(type) ? row.d + nb : row.d;
     return row;
 }
 

@@ -2,6 +2,9 @@
 //   Q6_K: ggml_vec_dot_q6_K_q8_K: per superblock, eight int32 lanes (lane l: bytes 4l..4l+3 of every
 //         32-byte chunk, times the 16-element group's scale, minus 32 x the scaled q8 sums of groups 2l and
 //         2l+1), acc[l] = fma(d8 * d6, (float)lane[l], acc[l]); result = hsum_float_8(acc).
+//   Q5_K: ggml_vec_dot_q5_K_q8_K: per superblock eight int32 lanes (lane l: bytes 4l..4l+3 of every 32-byte
+//         group, times the group's scale), acc[l] = fma(d8 * d5, (float)lane[l], acc[l]), and
+//         summs = fma(-d8 * dmin5, (float)(sum of min x q8 group sums), summs); result = hsum_float_8 + summs.
 //   Q4_K: llama.cpp repacks Q4_K matrices (rows % 8 == 0) and uses ggml_gemv_q4_K_8x8_q8_K: per superblock
 //         one integer sum of scale x dot over its eight 32-element groups and one of min x q8 group sums;
 //         acc = fma((float)isum, d4 * d8, acc), accmin = fma((float)imin, dmin4 * d8, accmin);
@@ -24,6 +27,7 @@ static size_t round_up64(size_t n) { return (n + 63) & ~(size_t)63; }
 size_t agora_kquant_block_bytes(agora_weight_type type) {
     switch (type) {
     case AGORA_WEIGHT_Q4_K: return 144;
+    case AGORA_WEIGHT_Q5_K: return 176;
     case AGORA_WEIGHT_Q6_K: return 210;
     default: return 0;
     }
@@ -67,7 +71,20 @@ void agora_kquant_dequantize_row(agora_weight_type type, const void *rowp, float
     const size_t bb = agora_kquant_block_bytes(type);
     for (int i = 0; i < k / QK_K; i++, b += bb) {
         float *y = out + (size_t)i * QK_K;
-        if (type == AGORA_WEIGHT_Q4_K) {
+        if (type == AGORA_WEIGHT_Q5_K) {
+            const float d = agora_f16_to_f32(load_u16(b)), dmin = agora_f16_to_f32(load_u16(b + 2));
+            const uint8_t *scales = b + 4, *qh = b + 16, *q = b + 48;
+            for (int j = 0; j < 4; j++) {
+                int sc1, m1, sc2, m2;
+                scale_min_k4(2 * j, scales, &sc1, &m1);
+                scale_min_k4(2 * j + 1, scales, &sc2, &m2);
+                const float d1 = d * sc1, mn1 = dmin * m1, d2 = d * sc2, mn2 = dmin * m2;
+                for (int l = 0; l < 32; l++) {
+                    y[64 * j + l] = d1 * ((q[32 * j + l] & 0xF) + (qh[l] & (1 << (2 * j)) ? 16 : 0)) - mn1;
+                    y[64 * j + 32 + l] = d2 * ((q[32 * j + l] >> 4) + (qh[l] & (2 << (2 * j)) ? 16 : 0)) - mn2;
+                }
+            }
+        } else if (type == AGORA_WEIGHT_Q4_K) {
             const float d = agora_f16_to_f32(load_u16(b)), dmin = agora_f16_to_f32(load_u16(b + 2));
             const uint8_t *scales = b + 4, *q = b + 16;
             for (int j = 0; j < 4; j++) {
@@ -193,6 +210,36 @@ void agora_quantize_act_k(const float *x, size_t x_stride, int ncols, int k, voi
         }                                                                                                       \
         return acc - accmin;                                                                                    \
     }                                                                                                           \
+    static float NAME##_q5(const uint8_t *w, const uint8_t *a, int nb) {                                        \
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                                \
+        float summs = 0;                                                                                        \
+        for (int i = 0; i < nb; i++, w += 176, a += 292) {                                                      \
+            const uint8_t *scales = w + 4, *qh = w + 16, *q = w + 48;                                           \
+            float d8;                                                                                           \
+            memcpy(&d8, a, 4);                                                                                  \
+            const int8_t *q8 = (const int8_t *)(a + 4);                                                         \
+            int16_t bsums[16];                                                                                  \
+            memcpy(bsums, a + 260, sizeof bsums);                                                               \
+            const float d = d8 * agora_f16_to_f32(load_u16(w));                                                 \
+            const float dmin = -d8 * agora_f16_to_f32(load_u16(w + 2));                                         \
+            int32_t lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                         \
+            int32_t imin = 0;                                                                                   \
+            for (int g = 0; g < 8; g++) {                                                                       \
+                int sc, m;                                                                                      \
+                scale_min_k4(g, scales, &sc, &m);                                                               \
+                imin += m * (bsums[2 * g] + bsums[2 * g + 1]);                                                  \
+                const uint8_t *qg = q + 32 * (g / 2);                                                           \
+                const int shift = 4 * (g % 2);                                                                  \
+                for (int l = 0; l < 32; l++) {                                                                  \
+                    const int v = ((qg[l] >> shift) & 0xF) + ((qh[l] >> g) & 1) * 16;                          \
+                    lane[l / 4] += sc * v * q8[32 * g + l];                                                     \
+                }                                                                                               \
+            }                                                                                                   \
+            summs = fmaf(dmin, (float)imin, summs);                                                             \
+            for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);                              \
+        }                                                                                                       \
+        return agora_lanes_reduce(acc) + summs;                                                                 \
+    }                                                                                                           \
     static void NAME(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act, int ncols,   \
                      float *out, size_t out_stride) {                                                           \
         const int nb = k / QK_K;                                                                                \
@@ -201,8 +248,9 @@ void agora_quantize_act_k(const float *x, size_t x_stride, int ncols, int k, voi
             const uint8_t *row = (const uint8_t *)w + (size_t)r * rb;                                           \
             for (int c = 0; c < ncols; c++) {                                                                   \
                 const uint8_t *col = (const uint8_t *)act + (size_t)c * cb;                                     \
-                out[(size_t)c * out_stride + r] = type == AGORA_WEIGHT_Q6_K ? NAME##_q6(row, col, nb)           \
-                                                                            : NAME##_q4(row, col, nb);          \
+                out[(size_t)c * out_stride + r] = type == AGORA_WEIGHT_Q6_K   ? NAME##_q6(row, col, nb)         \
+                                                  : type == AGORA_WEIGHT_Q5_K ? NAME##_q5(row, col, nb)         \
+                                                                              : NAME##_q4(row, col, nb);        \
             }                                                                                                   \
         }                                                                                                       \
     }
@@ -300,6 +348,47 @@ static float q4_avx2(const uint8_t *w, const uint8_t *a, int nb) {
     return acc - accmin;
 }
 
+static float q5_avx2(const uint8_t *w, const uint8_t *a, int nb) {
+    const __m256i m15 = _mm256_set1_epi8(15);
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0;
+    for (int i = 0; i < nb; i++, w += 176, a += 292) {
+        const uint8_t *scales = w + 4, *q = w + 48;
+        float d8;
+        memcpy(&d8, a, 4);
+        const int8_t *q8 = (const int8_t *)(a + 4);
+        int16_t bsums[16];
+        memcpy(bsums, a + 260, sizeof bsums);
+        const float d = d8 * _cvtsh_ss(load_u16(w));
+        const float dmin = -d8 * _cvtsh_ss(load_u16(w + 2));
+        int sc[8], m[8];
+        int32_t imin = 0;
+        for (int g = 0; g < 8; g++) {
+            scale_min_k4(g, scales, &sc[g], &m[g]);
+            imin += m[g] * (bsums[2 * g] + bsums[2 * g + 1]);
+        }
+        summs = fmaf(dmin, (float)imin, summs);
+        const __m256i hbits = _mm256_loadu_si256((const __m256i *)(w + 16));
+        __m256i sumi = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            const __m256i bytes = _mm256_loadu_si256((const __m256i *)(q + 32 * j));
+            const __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j), _mm256_set1_epi8(1));
+            const __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(hbits, 2 * j + 1), _mm256_set1_epi8(1));
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(bytes, m15), _mm256_slli_epi16(h0, 4));
+            const __m256i hi =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), m15), _mm256_slli_epi16(h1, 4));
+            const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
+            const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sc[2 * j])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sc[2 * j + 1])));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc);
+    return agora_lanes_reduce(lanes) + summs;
+}
+
 static void kquant_rows_avx2(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act, int ncols,
                              float *out, size_t out_stride) {
     const int nb = k / QK_K;
@@ -311,7 +400,9 @@ static void kquant_rows_avx2(agora_weight_type type, const void *w, int k, int r
         }
         for (int c = 0; c < ncols; c++) {
             const uint8_t *col = (const uint8_t *)act + (size_t)c * cb;
-            out[(size_t)c * out_stride + r] = type == AGORA_WEIGHT_Q6_K ? q6_avx2(row, col, nb) : q4_avx2(row, col, nb);
+            out[(size_t)c * out_stride + r] = type == AGORA_WEIGHT_Q6_K   ? q6_avx2(row, col, nb)
+                                              : type == AGORA_WEIGHT_Q5_K ? q5_avx2(row, col, nb)
+                                                                          : q4_avx2(row, col, nb);
         }
     }
 }

@@ -13,6 +13,10 @@ static void dot_lanes(agora_weight_type type, const uint8_t *wq, const int8_t *a
         for (int j = 0; j < 32; j++) lane[j / 4] += (int32_t)w[j] * aq[j];
         return;
     }
+    if (type == AGORA_WEIGHT_Q5_1) {
+        for (int j = 0; j < 32; j++) lane[j / 4] += (int32_t)wq[j] * aq[j];
+        return;
+    }
     const int offset = type == AGORA_WEIGHT_Q4_0 ? 8 : 0;
     for (int j = 0; j < 16; j++) {
         lane[j / 4] += ((int32_t)(wq[j] & 0x0f) - offset) * aq[j];
@@ -25,7 +29,7 @@ void agora_matmul_rows_scalar(agora_weight_type type, const void *w, int k, int 
     const int nb = k / AGORA_QK;
     const size_t rb = agora_row_bytes(type, k);
     const size_t cb = agora_act_bytes(k);
-    const size_t wstep = type == AGORA_WEIGHT_Q8_0 ? 32 : 16;
+    const size_t wstep = agora_has_byte_weights(type) ? 32 : 16;
     for (int r = r0; r < r1; r++) {
         const agora_wrow row = agora_weight_row(type, w, rb, r, k);
         for (int c = 0; c < ncols; c++) {
@@ -45,7 +49,7 @@ void agora_matmul_rows_scalar(agora_weight_type type, const void *w, int k, int 
                 }
             }
             float result = type == AGORA_WEIGHT_Q4_0 ? single : agora_lanes_reduce(acc);
-            if (type == AGORA_WEIGHT_Q4_1) result = result + agora_q4_1_offsets(&row, &col, nb);
+            if (agora_has_offsets(type)) result = result + agora_q4_1_offsets(&row, &col, nb);
             out[(size_t)c * out_stride + r] = result;
         }
     }

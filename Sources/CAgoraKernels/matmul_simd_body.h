@@ -42,7 +42,7 @@ static inline __m256 load_h8(const uint16_t *p, int n) {
 /// activations carrying w's sign.
 static inline __attribute__((always_inline)) __m256i load_weights(agora_weight_type type, const agora_wrow *row,
                                                                   int b) {
-    if (type == AGORA_WEIGHT_Q8_0) return _mm256_loadu_si256((const __m256i *)(row->qs + (size_t)b * 32));
+    if (agora_has_byte_weights(type)) return _mm256_loadu_si256((const __m256i *)(row->qs + (size_t)b * 32));
     const __m256i w = unpack_nibbles(row->qs + (size_t)b * 16);
     return type == AGORA_WEIGHT_Q4_0 ? _mm256_sub_epi8(w, _mm256_set1_epi8(8)) : w;
 }
@@ -74,9 +74,9 @@ static inline __attribute__((always_inline)) void tile(agora_weight_type type, c
             for (int c = 0; c < C; c++) a[c] = _mm256_loadu_si256((const __m256i *)(cols[c].qs + (b0 + j) * AGORA_QK));
             for (int i = 0; i < R; i++) {
                 const __m256i w = load_weights(type, &rows[i], b0 + j);
-                const __m256i wabs = type == AGORA_WEIGHT_Q4_1 ? w : _mm256_sign_epi8(w, w);
+                const __m256i wabs = agora_has_offsets(type) ? w : _mm256_sign_epi8(w, w);
                 for (int c = 0; c < C; c++) {
-                    const __m256i p = type == AGORA_WEIGHT_Q4_1 ? AGORA_DOT_U8S8(wabs, a[c])
+                    const __m256i p = agora_has_offsets(type) ? AGORA_DOT_U8S8(wabs, a[c])
                                                                 : AGORA_DOT_U8S8(wabs, _mm256_sign_epi8(a[c], w));
                     if (type == AGORA_WEIGHT_Q4_0) {
                         single[i][c] = fmaf(dd[i][c][j], (float)hsum_i32(p), single[i][c]);
@@ -91,7 +91,7 @@ static inline __attribute__((always_inline)) void tile(agora_weight_type type, c
     float summs[4][4];
     for (int i = 0; i < R; i++)
         for (int c = 0; c < C; c++) summs[i][c] = 0.0f;
-    if (type == AGORA_WEIGHT_Q4_1) {
+    if (agora_has_offsets(type)) {
         for (int b = 0; b < nb; b++) {
             for (int i = 0; i < R; i++) {
                 const float m = _cvtsh_ss(rows[i].m[b]);
@@ -104,7 +104,7 @@ static inline __attribute__((always_inline)) void tile(agora_weight_type type, c
             float lanes[8];
             _mm256_storeu_ps(lanes, acc[i][c]);
             float result = agora_lanes_reduce(lanes);
-            if (type == AGORA_WEIGHT_Q4_1) result = result + summs[i][c];
+            if (agora_has_offsets(type)) result = result + summs[i][c];
             if (type == AGORA_WEIGHT_Q4_0) result = single[i][c];
             out[(size_t)c * out_stride + r0 + i] = result;
         }
@@ -117,7 +117,7 @@ static inline __attribute__((always_inline)) __m256 block_fma(agora_weight_type 
                                                               __m256 acc) {
     const __m256i w = load_weights(type, row, b);
     const __m256i a = _mm256_loadu_si256((const __m256i *)(col->qs + b * AGORA_QK));
-    const __m256i p = type == AGORA_WEIGHT_Q4_1 ? AGORA_DOT_U8S8(w, a)
+    const __m256i p = agora_has_offsets(type) ? AGORA_DOT_U8S8(w, a)
                                                 : AGORA_DOT_U8S8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
     const __m256 scale = _mm256_permutevar8x32_ps(dd, _mm256_set1_epi32(j));
     return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc);
@@ -147,7 +147,7 @@ static inline __attribute__((always_inline)) float row_dot(agora_weight_type typ
         } else {
             for (int j = 0; j < n; j++) acc = block_fma(type, row, col, b0 + j, dd, j, acc);
         }
-        if (type == AGORA_WEIGHT_Q4_1) {
+        if (agora_has_offsets(type)) {
             float m[8], sa[8];
             _mm256_storeu_ps(m, load_h8(row->m + b0, n));
             _mm256_storeu_ps(sa, load_f8(col->s + b0, n, lane_mask(n)));
@@ -157,7 +157,7 @@ static inline __attribute__((always_inline)) float row_dot(agora_weight_type typ
     float lanes[8];
     _mm256_storeu_ps(lanes, acc);
     const float result = agora_lanes_reduce(lanes);
-    return type == AGORA_WEIGHT_Q4_1 ? result + summs : result;
+    return agora_has_offsets(type) ? result + summs : result;
 }
 
 static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type type, const void *w, int k, int r0,
@@ -203,6 +203,7 @@ void AGORA_MATMUL_ROWS(agora_weight_type type, const void *w, int k, int r0, int
     switch (type) {
     case AGORA_WEIGHT_Q4_0: matmul_typed(AGORA_WEIGHT_Q4_0, w, k, r0, r1, act, ncols, out, out_stride); break;
     case AGORA_WEIGHT_Q4_1: matmul_typed(AGORA_WEIGHT_Q4_1, w, k, r0, r1, act, ncols, out, out_stride); break;
+    case AGORA_WEIGHT_Q5_1: matmul_typed(AGORA_WEIGHT_Q5_1, w, k, r0, r1, act, ncols, out, out_stride); break;
     case AGORA_WEIGHT_Q8_0: matmul_typed(AGORA_WEIGHT_Q8_0, w, k, r0, r1, act, ncols, out, out_stride); break;
     }
 }

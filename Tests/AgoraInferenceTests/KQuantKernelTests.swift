@@ -21,7 +21,7 @@ struct KQuantKernelTests {
         for b in 0..<blocks {
             let base = b * type.bytesPerBlock
             switch type {
-            case .q4_K:
+            case .q4_K, .q5_K, .q5_1:
                 half(base)
                 half(base + 2)
             case .q6_K: half(base + 208)
@@ -48,7 +48,7 @@ struct KQuantKernelTests {
         return (0..<(k * columns)).map { _ in Float(Int64(random.next() % 20001) - 10000) / 3000 }
     }
 
-    @Test("paths agree bit for bit and match a double-precision product", arguments: [GGMLType.q4_K, .q6_K])
+    @Test("paths agree bit for bit and match a double-precision product", arguments: [GGMLType.q4_K, .q5_K, .q6_K])
     func kquantProducts(type: GGMLType) {
         let rows = 11
         let k = 512
@@ -110,6 +110,38 @@ struct KQuantKernelTests {
         for j in 0..<256 {
             let q = Float(act.load(fromByteOffset: 4 + j, as: Int8.self))
             #expect(abs(q * d - x[j]) <= abs(d) / 2 * 1.0001)
+        }
+    }
+
+    @Test("Q5_1: paths agree bit for bit; the repacked bytes hold ggml's values")
+    func q5_1() {
+        let rows = 9
+        let k = 96
+        let raw = Self.randomBlocks(.q5_1, rows: rows, k: k, seed: 21)
+        let (weights, kernelType) = Self.repack(raw, .q5_1, rows: rows, k: k)
+        defer { weights.deallocate() }
+        let x = Self.inputs(k: k, columns: 2, seed: 8)
+        let act = UnsafeMutableRawPointer.allocate(byteCount: agora_act_bytes(Int32(k)) * 2, alignment: 64)
+        defer { act.deallocate() }
+        agora_quantize_act(x, k, 2, Int32(k), act)
+        var results: [[UInt32]] = []
+        for path in KernelPath.supported {
+            var out = [Float](repeating: .nan, count: rows * 2)
+            agora_matmul_rows_on(path.cValue, kernelType, weights, Int32(k), 0, Int32(rows), act, 2, &out, rows)
+            #expect(out.allSatisfy { $0.isFinite })
+            results.append(out.map(\.bitPattern))
+        }
+        for result in results.dropFirst() { #expect(result == results[0]) }
+        let rowBytes = agora_row_bytes(kernelType, Int32(k))
+        var ours = [Float](repeating: 0, count: k)
+        agora_dequantize_row(kernelType, weights + rowBytes, &ours, Int32(k))
+        let block = Array(raw[(k / 32) * 24..<(k / 32) * 24 + 24])  // row 1, block 0
+        let d = agora_f16_to_f32(UInt16(block[0]) | UInt16(block[1]) << 8)
+        let m = agora_f16_to_f32(UInt16(block[2]) | UInt16(block[3]) << 8)
+        let qh = UInt32(block[4]) | UInt32(block[5]) << 8 | UInt32(block[6]) << 16 | UInt32(block[7]) << 24
+        for j in 0..<16 {
+            #expect(ours[j] == Float(Int(block[8 + j] & 0x0F) | Int((qh >> j) & 1) << 4) * d + m)
+            #expect(ours[j + 16] == Float(Int(block[8 + j] >> 4) | Int((qh >> (j + 16)) & 1) << 4) * d + m)
         }
     }
 

@@ -50,8 +50,10 @@ typedef enum {
     AGORA_WEIGHT_Q4_0 = 2,
     AGORA_WEIGHT_Q4_1 = 3,
     AGORA_WEIGHT_Q5_0 = 6,  // accepted by agora_repack_rows only: stored and computed as Q8_0 (see below)
+    AGORA_WEIGHT_Q5_1 = 7,  // stored as unsigned bytes 0..31 with d and m, computed as Q4_1 is
     AGORA_WEIGHT_Q8_0 = 8,
     AGORA_WEIGHT_Q4_K = 12,
+    AGORA_WEIGHT_Q5_K = 13,
     AGORA_WEIGHT_Q6_K = 14,
 } agora_weight_type;
 
@@ -62,7 +64,7 @@ int agora_weight_is_kquant(agora_weight_type type);
 
 /// Bytes of one repacked row of `k` columns (k a multiple of 32), padded to 64 bytes.
 /// Layout: Q4_0 [nibbles nb*16][d nb*f16]; Q4_1 [nibbles nb*16][d nb*f16][m nb*f16];
-/// Q8_0 [int8 nb*32][d nb*f16]. Nibbles keep ggml's order: byte j holds element j (low nibble) and
+/// Q8_0 [int8 nb*32][d nb*f16]; Q5_1 [uint8 nb*32][d nb*f16][m nb*f16]. Nibbles keep ggml's order: byte j holds element j (low nibble) and
 /// element j+16 (high nibble) of its block. Scales stay half precision (as in the file: no bits are lost,
 /// and decode reads fewer bytes); every path converts them exactly to float.
 size_t agora_row_bytes(agora_weight_type type, int k);
