@@ -59,12 +59,12 @@ def quantize_q6_k(values: np.ndarray) -> np.ndarray:
     return blocks.reshape(values.shape[0], -1)
 
 
-def quantize_q4_k(values: np.ndarray) -> np.ndarray:
-    """Q4_K blocks (ggml's block_q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, qs[128])."""
-    rows = values.reshape(-1, 256).astype(np.float32)
-    groups = rows.reshape(-1, 8, 32)
+def k_groups(values: np.ndarray, levels: int):
+    """Per 32-element group of each 256-element superblock: the unsigned level grid of Q4_K / Q5_K. Returns the
+    f16 d and dmin, the 6-bit scales and mins, and the levels q (0..levels) of every element."""
+    groups = values.reshape(-1, 256).astype(np.float32).reshape(-1, 8, 32)
     low = np.minimum(groups.min(axis=2), 0)
-    scale = (groups.max(axis=2) - low) / 15
+    scale = (groups.max(axis=2) - low) / levels
     minimum = -low
     d, dmin = f16(scale.max(axis=1) / 63), f16(minimum.max(axis=1) / 63)
     d32, dmin32 = d.astype(np.float32), dmin.astype(np.float32)
@@ -74,46 +74,40 @@ def quantize_q4_k(values: np.ndarray) -> np.ndarray:
     offset = dmin32[:, None] * mn.astype(np.float32)
     safe_step = np.where(step == 0, 1, step)
     q = np.where(step[:, :, None] == 0, 0,
-                 np.clip(round_half_even((groups + offset[:, :, None]) / safe_step[:, :, None]), 0, 15))
-    q = q.astype(np.uint8).reshape(-1, 4, 2, 32)
-    qs = (q[:, :, 0] | (q[:, :, 1] << 4)).reshape(-1, 128)
-    packed = np.zeros((q.shape[0], 12), np.uint8)
+                 np.clip(round_half_even((groups + offset[:, :, None]) / safe_step[:, :, None]), 0, levels))
+    return d, dmin, sc, mn, q.astype(np.uint8)
+
+
+def pack_scales_mins(sc: np.ndarray, mn: np.ndarray) -> np.ndarray:
+    """The 12 bytes of eight 6-bit scales and mins, as ggml's get_scale_min_k4 reads them."""
+    packed = np.zeros((sc.shape[0], 12), np.uint8)
     packed[:, 0:4] = (sc[:, 0:4] & 63) | ((sc[:, 4:8] >> 4) << 6)
     packed[:, 4:8] = (mn[:, 0:4] & 63) | ((mn[:, 4:8] >> 4) << 6)
     packed[:, 8:12] = (sc[:, 4:8] & 15) | ((mn[:, 4:8] & 15) << 4)
+    return packed
+
+
+def quantize_q4_k(values: np.ndarray) -> np.ndarray:
+    """Q4_K blocks (ggml's block_q4_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, qs[128])."""
+    d, dmin, sc, mn, q = k_groups(values, 15)
+    pairs = q.reshape(-1, 4, 2, 32)
+    qs = (pairs[:, :, 0] | (pairs[:, :, 1] << 4)).reshape(-1, 128)
     blocks = np.concatenate(
-        [d.reshape(-1, 1).view(np.uint8), dmin.reshape(-1, 1).view(np.uint8), packed, qs], axis=1)
+        [d.reshape(-1, 1).view(np.uint8), dmin.reshape(-1, 1).view(np.uint8), pack_scales_mins(sc, mn), qs], axis=1)
     return blocks.reshape(values.shape[0], -1)
 
 
 def quantize_q5_k(values: np.ndarray) -> np.ndarray:
     """Q5_K blocks (ggml's block_q5_K: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins, qh[32], qs[128])."""
-    rows = values.reshape(-1, 256).astype(np.float32)
-    groups = rows.reshape(-1, 8, 32)
-    low = np.minimum(groups.min(axis=2), 0)
-    scale = (groups.max(axis=2) - low) / 31
-    minimum = -low
-    d, dmin = f16(scale.max(axis=1) / 63), f16(minimum.max(axis=1) / 63)
-    d32, dmin32 = d.astype(np.float32), dmin.astype(np.float32)
-    sc = np.clip(round_half_even(scale / np.where(d32 == 0, 1, d32)[:, None]), 0, 63).astype(np.uint8)
-    mn = np.clip(round_half_even(minimum / np.where(dmin32 == 0, 1, dmin32)[:, None]), 0, 63).astype(np.uint8)
-    step = d32[:, None] * sc.astype(np.float32)
-    offset = dmin32[:, None] * mn.astype(np.float32)
-    safe_step = np.where(step == 0, 1, step)
-    q = np.where(step[:, :, None] == 0, 0,
-                 np.clip(round_half_even((groups + offset[:, :, None]) / safe_step[:, :, None]), 0, 31))
-    q = q.astype(np.uint8)  # [block][group][l]
+    d, dmin, sc, mn, q = k_groups(values, 31)
     pairs = q.reshape(-1, 4, 2, 32)
     qs = ((pairs[:, :, 0] & 15) | ((pairs[:, :, 1] & 15) << 4)).reshape(-1, 128)
     qh = np.zeros((q.shape[0], 32), np.uint8)
     for g in range(8):
         qh |= ((q[:, g] >> 4) & 1) << g
-    packed = np.zeros((q.shape[0], 12), np.uint8)
-    packed[:, 0:4] = (sc[:, 0:4] & 63) | ((sc[:, 4:8] >> 4) << 6)
-    packed[:, 4:8] = (mn[:, 0:4] & 63) | ((mn[:, 4:8] >> 4) << 6)
-    packed[:, 8:12] = (sc[:, 4:8] & 15) | ((mn[:, 4:8] & 15) << 4)
     blocks = np.concatenate(
-        [d.reshape(-1, 1).view(np.uint8), dmin.reshape(-1, 1).view(np.uint8), packed, qh, qs], axis=1)
+        [d.reshape(-1, 1).view(np.uint8), dmin.reshape(-1, 1).view(np.uint8), pack_scales_mins(sc, mn), qh, qs],
+        axis=1)
     return blocks.reshape(values.shape[0], -1)
 
 

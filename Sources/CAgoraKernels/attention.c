@@ -180,6 +180,19 @@ static double softmax_exp_scalar(const float *x, float *y, int n, float max) {
 /// llama.cpp's product with its transposed V cache. Position p feeds accumulator (p % 32) / 8, lane p % 8;
 /// llama.cpp's rows run to a multiple of 256 positions whose padding adds exact zeros, so no leftovers.
 /// `acc` is scratch of 32 * head_dim floats.
+/// Dimension d's 32 slot sums combined as ggml_vec_dot_f32 reduces its four accumulators of eight lanes.
+static float reduce_slots(const float *acc, int head_dim, int d) {
+    float lane[8];
+    for (int l = 0; l < 8; l++) {
+        const float s0 = acc[(size_t)l * head_dim + d], s1 = acc[(size_t)(8 + l) * head_dim + d];
+        const float s2 = acc[(size_t)(16 + l) * head_dim + d], s3 = acc[(size_t)(24 + l) * head_dim + d];
+        lane[l] = (s0 + s2) + (s1 + s3);
+    }
+    float t[4];
+    for (int l = 0; l < 4; l++) t[l] = lane[l] + lane[l + 4];
+    return (t[0] + t[1]) + (t[2] + t[3]);
+}
+
 static void weighted_values_scalar(const float *probs, const float *values, size_t stride, int positions,
                                    int head_dim, float *acc, float *out) {
     memset(acc, 0, sizeof(float) * 32 * (size_t)head_dim);
@@ -188,17 +201,7 @@ static void weighted_values_scalar(const float *probs, const float *values, size
         const float *v = values + (size_t)p * stride;
         for (int d = 0; d < head_dim; d++) a[d] = fmaf(v[d], probs[p], a[d]);
     }
-    for (int d = 0; d < head_dim; d++) {
-        float lane[8];
-        for (int l = 0; l < 8; l++) {
-            const float s0 = acc[(size_t)l * head_dim + d], s1 = acc[(size_t)(8 + l) * head_dim + d];
-            const float s2 = acc[(size_t)(16 + l) * head_dim + d], s3 = acc[(size_t)(24 + l) * head_dim + d];
-            lane[l] = (s0 + s2) + (s1 + s3);
-        }
-        float t[4];
-        for (int l = 0; l < 4; l++) t[l] = lane[l] + lane[l + 4];
-        out[d] = (t[0] + t[1]) + (t[2] + t[3]);
-    }
+    for (int d = 0; d < head_dim; d++) out[d] = reduce_slots(acc, head_dim, d);
 }
 
 AGORA_AVX2 static void weighted_values_avx2(const float *probs, const float *values, size_t stride, int positions,
@@ -229,19 +232,7 @@ AGORA_AVX2 static void weighted_values_avx2(const float *probs, const float *val
         for (int l = 0; l < 4; l++) t[l] = _mm256_add_ps(lane[l], lane[l + 4]);
         _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3])));
     }
-    if (d < head_dim) {
-        for (; d < head_dim; d++) {
-            float lane[8];
-            for (int l = 0; l < 8; l++) {
-                const float s0 = acc[(size_t)l * head_dim + d], s1 = acc[(size_t)(8 + l) * head_dim + d];
-                const float s2 = acc[(size_t)(16 + l) * head_dim + d], s3 = acc[(size_t)(24 + l) * head_dim + d];
-                lane[l] = (s0 + s2) + (s1 + s3);
-            }
-            float t[4];
-            for (int l = 0; l < 4; l++) t[l] = lane[l] + lane[l + 4];
-            out[d] = (t[0] + t[1]) + (t[2] + t[3]);
-        }
-    }
+    for (; d < head_dim; d++) out[d] = reduce_slots(acc, head_dim, d);
 }
 
 // MARK: - Entry points

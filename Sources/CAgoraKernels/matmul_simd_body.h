@@ -205,5 +205,6 @@ void AGORA_MATMUL_ROWS(agora_weight_type type, const void *w, int k, int r0, int
     case AGORA_WEIGHT_Q4_1: matmul_typed(AGORA_WEIGHT_Q4_1, w, k, r0, r1, act, ncols, out, out_stride); break;
     case AGORA_WEIGHT_Q5_1: matmul_typed(AGORA_WEIGHT_Q5_1, w, k, r0, r1, act, ncols, out, out_stride); break;
     case AGORA_WEIGHT_Q8_0: matmul_typed(AGORA_WEIGHT_Q8_0, w, k, r0, r1, act, ncols, out, out_stride); break;
+    default: break;  // Q5_0 arrives as Q8_0; K-quants go to kquants.c (dispatch.c)
     }
 }
