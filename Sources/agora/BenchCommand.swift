@@ -34,6 +34,9 @@ struct EngineBenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of a table.")
     var json = false
 
+    @Flag(name: .long, help: "Also show where prefill and decode time goes, by phase, at the last thread count.")
+    var profile = false
+
     struct Row: Encodable {
         var test: String
         var threads: Int
@@ -42,11 +45,20 @@ struct EngineBenchCommand: ParsableCommand {
         var ratio: Double?
     }
 
+    struct PhaseShare: Encodable {
+        var phase: String
+        var prefillPercent: Double
+        var decodePercent: Double
+        var decodeMillisecondsPerToken: Double
+    }
+
     struct Report: Encodable {
         var model: String
         var kernelPath: String
         var repetitions: Int
         var rows: [Row]
+        var profileThreads: Int?
+        var profile: [PhaseShare]?
     }
 
     static let promptLength = 64
@@ -79,8 +91,12 @@ struct EngineBenchCommand: ParsableCommand {
                 }
             }
         }
-        let report = Report(
+        var report = Report(
             model: url.lastPathComponent, kernelPath: KernelPath.current.rawValue, repetitions: repetitions, rows: rows)
+        if profile, let n = threads.last {
+            report.profileThreads = n
+            report.profile = try phaseShares(loaded, threads: n)
+        }
         if json {
             try printJSON(report)
         } else {
@@ -94,6 +110,17 @@ struct EngineBenchCommand: ParsableCommand {
             }
             print("model \(report.model), \(report.kernelPath) kernels, mean of \(repetitions) runs")
             print(table.render())
+            if let shares = report.profile, let n = report.profileThreads {
+                var phases = TextTable(header: ["phase (t=\(n))", "prefill %", "decode %", "decode ms/token"])
+                for share in shares {
+                    phases.rows.append([
+                        share.phase, String(format: "%.1f", share.prefillPercent),
+                        String(format: "%.1f", share.decodePercent),
+                        String(format: "%.3f", share.decodeMillisecondsPerToken),
+                    ])
+                }
+                print(phases.render())
+            }
         }
     }
 
@@ -125,6 +152,61 @@ struct EngineBenchCommand: ParsableCommand {
         return (
             prefillRates.reduce(0, +) / Double(prefillRates.count), decodeRates.reduce(0, +) / Double(decodeRates.count)
         )
+    }
+
+    /// One profiled prefill and decode (after a warm-up): each phase's share of the time, with greedy sampling
+    /// (argmax over the vocabulary) and the rest of each step (call overhead) as phases of their own.
+    func phaseShares(_ model: LlamaModel, threads: Int) throws -> [PhaseShare] {
+        let state = LlamaState(model: model, threads: threads, batchSize: Self.promptLength)
+        var random = Xoshiro256StarStar(seed: 7)
+        let vocabulary = UInt64(model.vocabularySize)
+        let prompt = (0..<Self.promptLength).map { _ in Int32(random.next() % vocabulary) }
+        func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+        var prefill = ForwardProfile()
+        var decode = ForwardProfile()
+        var prefillTotal: UInt64 = 0
+        var decodeTotal: UInt64 = 0
+        var sampling: UInt64 = 0
+        for _ in 0..<2 {  // the first pass warms caches; the second is reported
+            state.reset()
+            state.profile = ForwardProfile()
+            var start = now()
+            var logits = try state.evaluate(prompt)
+            prefillTotal = now() - start
+            prefill = state.profile!
+            state.profile = ForwardProfile()
+            sampling = 0
+            start = now()
+            for _ in 0..<Self.generateLength {
+                let pick = now()
+                let token = Sampler.argmax(logits)
+                sampling += now() - pick
+                logits = try state.evaluate([token])
+            }
+            decodeTotal = now() - start
+            decode = state.profile!
+        }
+        var shares = ForwardProfile.Phase.allCases.map { phase in
+            PhaseShare(
+                phase: phase.rawValue,
+                prefillPercent: 100 * Double(prefill.nanoseconds[phase, default: 0]) / Double(prefillTotal),
+                decodePercent: 100 * Double(decode.nanoseconds[phase, default: 0]) / Double(decodeTotal),
+                decodeMillisecondsPerToken: Double(decode.nanoseconds[phase, default: 0]) / 1e6
+                    / Double(Self.generateLength))
+        }
+        shares.append(
+            PhaseShare(
+                phase: "sampling (greedy argmax)", prefillPercent: 0,
+                decodePercent: 100 * Double(sampling) / Double(decodeTotal),
+                decodeMillisecondsPerToken: Double(sampling) / 1e6 / Double(Self.generateLength)))
+        let decodeRest = decodeTotal - decode.total - sampling
+        shares.append(
+            PhaseShare(
+                phase: "overhead (calls, checks)",
+                prefillPercent: 100 * Double(prefillTotal - prefill.total) / Double(prefillTotal),
+                decodePercent: 100 * Double(decodeRest) / Double(decodeTotal),
+                decodeMillisecondsPerToken: Double(decodeRest) / 1e6 / Double(Self.generateLength)))
+        return shares
     }
 
     /// Runs llama-bench once for all thread counts; returns avg_ts by "pp64/1"-style keys.

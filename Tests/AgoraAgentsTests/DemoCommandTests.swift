@@ -79,4 +79,32 @@ import Testing
         #expect(text.contains("OK: "))
         #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("ledger/ledger.sqlite").path))
     }
+
+    /// `agora bench engine --profile`: the phases account for the measured time, and the matrix products,
+    /// attention and output layer all take some of it.
+    @Test func engineBenchProfileAccountsForTheTime() async throws {
+        struct Share: Decodable {
+            var phase: String
+            var prefillPercent: Double
+            var decodePercent: Double
+        }
+        struct Row: Decodable { var test: String }
+        struct Report: Decodable {
+            var rows: [Row]
+            var profile: [Share]?
+        }
+        let (status, text) = try await Self.runAgora([
+            "bench", "engine", "--profile", "--json", "--repetitions", "1", "--threads", "1",
+        ])
+        #expect(status == 0, "\(text.suffix(2_000))")
+        let report = try JSONDecoder().decode(Report.self, from: Data(text.utf8))
+        #expect(report.rows.count == 2)
+        let shares = try #require(report.profile)
+        let decodeTotal = shares.reduce(0) { $0 + $1.decodePercent }
+        let prefillTotal = shares.reduce(0) { $0 + $1.prefillPercent }
+        #expect(abs(decodeTotal - 100) < 0.5 && abs(prefillTotal - 100) < 0.5)
+        for phase in ["matrix products", "attention", "output layer"] {
+            #expect((shares.first { $0.phase == phase }?.decodePercent ?? 0) > 0, "\(phase)")
+        }
+    }
 }

@@ -20,6 +20,9 @@ public final class LlamaState: @unchecked Sendable {
     /// The kernel path of this state's matrix products (any path gives the same bits).
     public let kernelPath: KernelPath
 
+    /// Time by phase of every forward pass while set (nil: not measured).
+    public var profile: ForwardProfile?
+
     public init(model: LlamaModel, threads: Int, batchSize: Int = 64, kernelPath: KernelPath = .current) {
         let hyper = model.hyperparameters
         self.model = model
@@ -86,6 +89,7 @@ public final class LlamaState: @unchecked Sendable {
         let gateUp = s.gateUp.pointer
         let hidden = s.hidden.pointer
 
+        profile?.start()
         for t in 0..<n { weights.tokenEmbedding.dequantizeRow(Int(tokens[t]), into: x + t * d) }
 
         for (l, layer) in weights.layers.enumerated() {
@@ -94,10 +98,12 @@ public final class LlamaState: @unchecked Sendable {
                 VectorMath.rmsNorm(
                     x + t * d, weight: layer.attentionNorm.pointer, out: normed + t * d, count: d, epsilon: epsilon)
             }
+            profile?.lap(.elementwise)
             layer.qkv.apply(
                 input: normed, inputStride: d, count: n, out: qkv, outStride: qkvRows, quantized: s.quantized,
                 superblocks: s.superblocks,
                 pool: pool, path: kernelPath)
+            profile?.lap(.matrixProducts)
             let keys = cache.keys(layer: l)
             let values = cache.values(layer: l)
             if let bias = layer.qkvBias?.pointer {
@@ -113,10 +119,13 @@ public final class LlamaState: @unchecked Sendable {
                 (keys + (p0 + t) * kvWidth).update(from: row + qRows, count: kvWidth)
                 (values + (p0 + t) * kvWidth).update(from: row + qRows + kvWidth, count: kvWidth)
             }
+            profile?.lap(.elementwise)
             attend(count: n, start: p0, keys: keys, values: values)
+            profile?.lap(.attention)
             layer.attentionOutput.apply(
                 input: s.attention.pointer, inputStride: qRows, count: n, out: projected, outStride: d,
                 quantized: s.quantized, superblocks: s.superblocks, pool: pool, path: kernelPath)
+            profile?.lap(.matrixProducts)
             for i in 0..<n * d { x[i] = x[i] + projected[i] }
 
             // Feed-forward block (SwiGLU).
@@ -124,27 +133,33 @@ public final class LlamaState: @unchecked Sendable {
                 VectorMath.rmsNorm(
                     x + t * d, weight: layer.ffnNorm.pointer, out: normed + t * d, count: d, epsilon: epsilon)
             }
+            profile?.lap(.elementwise)
             layer.gateUp.apply(
                 input: normed, inputStride: d, count: n, out: gateUp, outStride: 2 * ffn, quantized: s.quantized,
                 superblocks: s.superblocks,
                 pool: pool, path: kernelPath)
+            profile?.lap(.matrixProducts)
             for t in 0..<n {
                 let g = gateUp + t * 2 * ffn
                 agora_swiglu_on(kernelPath.cValue, g, g + ffn, hidden + t * ffn, Int32(ffn))
             }
+            profile?.lap(.elementwise)
             layer.down.apply(
                 input: hidden, inputStride: ffn, count: n, out: projected, outStride: d, quantized: s.quantized,
                 superblocks: s.superblocks,
                 pool: pool, path: kernelPath)
+            profile?.lap(.matrixProducts)
             for i in 0..<n * d { x[i] = x[i] + projected[i] }
         }
 
+        profile?.lap(.elementwise)
         guard logits else { return }
         let last = x + (n - 1) * d
         VectorMath.rmsNorm(last, weight: weights.outputNorm.pointer, out: normed, count: d, epsilon: epsilon)
         weights.output.apply(
             input: normed, inputStride: d, count: 1, out: s.logits.pointer, outStride: hyper.vocabularySize,
             quantized: s.quantized, superblocks: s.superblocks, pool: pool, path: kernelPath)
+        profile?.lap(.outputLayer)
     }
 
     /// Causal grouped-query attention for `count` new tokens starting at position `start`, in llama.cpp's
