@@ -266,7 +266,7 @@ def main():
             models[quant] = target
         # Q4_K_M and Q5_K_M mixes by Agora's own gguf-based requantizer, which CI can run, and llama-quantize's
         # own files (its K-quant encoder), checked where they exist (not in CI).
-        for mix in ["Q4_K_M", "Q5_K_M"]:
+        for mix in ["Q4_K_M", "Q5_K_M", "Q6_K"]:
             target = quant_dir / model.name.replace("Q4_1", mix)
             if not target.exists():
                 subprocess.run([sys.executable, str(REPO / "Scripts/requantize.py"), str(model), mix, str(target)],
@@ -290,7 +290,7 @@ def main():
                              "prompt_batch": "whole prompt in one llama_decode, one token per ubatch (n_ubatch 1)",
                              "sampling": "argmax, ties to lower id",
                              "requantized_with": None if quant == "Q4_1" else
-                             f"Scripts/requantize.py IN {quant} OUT" if quant.endswith("_K_M") else
+                             f"Scripts/requantize.py IN {quant} OUT" if quant in ("Q4_K_M", "Q5_K_M", "Q6_K") else
                              f"llama-quantize --allow-requantize IN OUT {quant.split('.')[0]} 1"
                              if quant.endswith(".llama-quantize") else
                              f"llama-quantize --allow-requantize --pure --token-embedding-type q8_0 IN OUT {quant} 1"},

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Requantize the default model to Q8_0, Q4_0 or a Q4_K_M / Q5_K_M mix with the `gguf` package (PyPI), for
+"""Requantize the default model to Q8_0, Q4_0, Q6_K or a Q4_K_M / Q5_K_M mix with the `gguf` package (PyPI), for
 the engine's llama.cpp fixture tests on machines without a llama.cpp build.
 
 Every tensor's bytes equal what `llama-quantize --allow-requantize MODEL OUT Q8_0|Q4_0` writes (checked on
@@ -13,9 +13,11 @@ attn_v Q8_0 in those layers and Q5_0 elsewhere, every other matrix Q5_0, the emb
 cannot quantize K-quants, so Q4_K and Q6_K blocks come from the simple encoders below (per-group min/max
 scales, not llama-quantize's search): the file is a valid Q4_K_M file, not byte-identical to llama-quantize's,
 and the llama.cpp fixture for it is recorded on this exact file (its SHA-256 is in the fixture). Q5_K_M is the
-same with Q5_K for Q4_K and Q5_1 for Q5_0, as llama-quantize picks them for this model.
+same with Q5_K for Q4_K and Q5_1 for Q5_0, as llama-quantize picks them for this model. Q6_K makes every
+matrix whose width is a multiple of 256 Q6_K (here the ffn_down matrices) and the others Q8_0, as
+llama-quantize does.
 
-Usage: python3 Scripts/requantize.py SOURCE.gguf Q8_0|Q4_0|Q4_K_M|Q5_K_M OUT.gguf
+Usage: python3 Scripts/requantize.py SOURCE.gguf Q8_0|Q4_0|Q6_K|Q4_K_M|Q5_K_M OUT.gguf
 """
 import os
 import sys
@@ -26,7 +28,8 @@ from gguf import GGMLQuantizationType as T
 from gguf import GGUFReader, GGUFValueType, GGUFWriter
 from gguf.quants import dequantize, quantize
 
-FILE_TYPES = {"Q8_0": 7, "Q4_0": 2, "Q4_K_M": 15, "Q5_K_M": 17}
+FILE_TYPES = {"Q8_0": 7, "Q4_0": 2, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
+MIXES = ("Q4_K_M", "Q5_K_M", "Q6_K")
 
 
 def f16(values: np.ndarray) -> np.ndarray:
@@ -116,8 +119,11 @@ def more_bits(layer: int, layers: int) -> bool:
     return layer < layers // 8 or layer >= 7 * layers // 8 or (layer - layers // 8) % 3 == 2
 
 
-def k_mix_type(name: str, layers: int, five_bits: bool) -> T:
-    """llama-quantize's types for Q4_K_M (five_bits False) or Q5_K_M on this model's tensors."""
+def k_mix_type(name: str, layers: int, mix: str, width: int) -> T:
+    """llama-quantize's types for Q4_K_M, Q5_K_M or Q6_K on this model's tensors."""
+    if mix == "Q6_K":
+        return T.Q6_K if width % 256 == 0 else T.Q8_0
+    five_bits = mix == "Q5_K_M"
     layer = int(name.split(".")[1]) if name.startswith("blk.") else -1
     base, fallback = (T.Q5_K, T.Q5_1) if five_bits else (T.Q4_K, T.Q5_0)
     if name.endswith("ffn_down.weight"):
@@ -141,7 +147,7 @@ def main() -> None:
     if len(sys.argv) != 4 or sys.argv[2] not in FILE_TYPES:
         sys.exit(__doc__)
     source, target_name, out = sys.argv[1], sys.argv[2], sys.argv[3]
-    target = None if target_name.endswith("_K_M") else T[target_name]
+    target = None if target_name in MIXES else T[target_name]
     reader = GGUFReader(source)
     layers = int(reader.fields[f"{reader.fields['general.architecture'].contents()}.block_count"].contents())
     arch = reader.fields["general.architecture"].contents()
@@ -169,8 +175,8 @@ def main() -> None:
         # The embedding keeps its own type (Q8_0), as llama-quantize keeps it.
         if tensor.tensor_type == T.Q8_0:
             kind = T.Q8_0
-        elif target_name.endswith("_K_M"):
-            kind = k_mix_type(tensor.name, layers, five_bits=target_name == "Q5_K_M")
+        elif target_name in MIXES:
+            kind = k_mix_type(tensor.name, layers, target_name, shape[-1])
         else:
             kind = target
         writer.add_tensor(tensor.name, encode(values, kind), raw_dtype=kind)

@@ -4,7 +4,7 @@ import CAgoraKernels
 /// ones to reproduce a job bit for bit.
 public enum AgoraInferenceVersion {
     /// Bumped whenever any computed logit bit or sampling decision could change.
-    public static let engine = "0.2.0"
+    public static let engine = "0.3.0"
     /// The numerical revision of the C kernels (`agora_kernels_abi_version`).
     public static var kernels: Int { Int(agora_kernels_abi_version()) }
 }

@@ -6,7 +6,7 @@
 
 #include "kernels_internal.h"
 
-int agora_kernels_abi_version(void) { return 2; }
+int agora_kernels_abi_version(void) { return 3; }
 
 static size_t round_up64(size_t n) { return (n + 63) & ~(size_t)63; }
 
@@ -228,19 +228,6 @@ void agora_quantize_act(const float *x, size_t x_stride, int ncols, int k, void 
             d[b] = agora_f16_to_f32(agora_f32_to_f16(db));
             isum[b] = sum;
             s[b] = agora_f16_to_f32(agora_f32_to_f16(db * (float)sum));
-        }
-    }
-}
-
-void agora_matmul_f32_rows(const float *w, int k, int r0, int r1, const float *x, size_t x_stride, int ncols,
-                           float *out, size_t out_stride) {
-    for (int r = r0; r < r1; r++) {
-        const float *wr = w + (size_t)r * k;
-        for (int c = 0; c < ncols; c++) {
-            const float *xc = x + (size_t)c * x_stride;
-            float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            for (int i = 0; i < k; i++) acc[i & 7] += wr[i] * xc[i];
-            out[(size_t)c * out_stride + r] = agora_lanes_reduce(acc);
         }
     }
 }

@@ -116,7 +116,8 @@ void agora_pool_run(agora_pool *pool, agora_task_fn fn, void *ctx) {
 // MARK: - Parallel matrix products
 
 typedef struct {
-    int is_f32;
+    int is_float;
+    agora_float_format format;
     agora_path path;
     agora_weight_type type;
     const void *w;
@@ -138,9 +139,9 @@ static void matmul_task(void *p, int ith, int nth) {
         const int r0 = atomic_fetch_add_explicit(&job->next, job->chunk, memory_order_relaxed);
         if (r0 >= job->rows) break;
         const int r1 = r0 + job->chunk < job->rows ? r0 + job->chunk : job->rows;
-        if (job->is_f32) {
-            agora_matmul_f32_rows(job->w, job->k, r0, r1, job->act, job->x_stride, job->ncols, job->out,
-                                  job->out_stride);
+        if (job->is_float) {
+            agora_float_matmul_rows_on(job->path, job->format, job->w, job->k, r0, r1, job->act, job->x_stride,
+                                       job->ncols, job->out, job->out_stride);
         } else {
             agora_matmul_rows_on(job->path, job->type, job->w, job->k, r0, r1, job->act, job->ncols, job->out, job->out_stride);
         }
@@ -172,15 +173,17 @@ void agora_pool_matmul(agora_pool *pool, agora_path path, agora_weight_type type
     agora_pool_run(pool, matmul_task, &job);
 }
 
-void agora_pool_matmul_f32(agora_pool *pool, const float *w, int rows, int k, const float *x, size_t x_stride,
-                           int ncols, float *out, size_t out_stride) {
+void agora_pool_matmul_float(agora_pool *pool, agora_path path, agora_float_format format, const void *w, int rows,
+                             int k, const void *act, size_t act_stride, int ncols, float *out, size_t out_stride) {
     matmul_job job = {0};
-    job.is_f32 = 1;
+    job.is_float = 1;
+    job.format = format;
+    job.path = path;
     job.w = w;
     job.rows = rows;
     job.k = k;
-    job.act = x;
-    job.x_stride = x_stride;
+    job.act = act;
+    job.x_stride = act_stride;
     job.ncols = ncols;
     job.out = out;
     job.out_stride = out_stride;

@@ -4,7 +4,8 @@ import Foundation
 
 /// `agora tokenize [--model PATH] "text"`: the token ids of a text, as a JSON array on stdout.
 ///
-/// Special tokens written in the text (`<|im_start|>`) become those tokens, as in a prompt; no BOS is added.
+/// Special tokens written in the text (`<|im_start|>`) become those tokens, as in a prompt; `--add-bos` puts the
+/// model's BOS token first as a prompt gets it (when the vocabulary asks for one).
 /// Handy for checking prompts and for comparing with llama.cpp's `llama-tokenize`.
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,9 @@ struct TokenizeCommand: ParsableCommand {
 
     @Flag(name: .long, help: "Tokenize special-token text (<|im_start|>…) as plain text.")
     var noParseSpecial = false
+
+    @Flag(name: .long, help: "Put the BOS token first when the model's vocabulary asks for one, as prompts get it.")
+    var addBos = false
 
     @Argument(help: "The text to tokenize.")
     var text: String
@@ -44,7 +48,10 @@ struct TokenizeCommand: ParsableCommand {
         } catch {
             throw ValidationError("\(url.path): \(error)")
         }
-        let ids = tokenizer.encode(text, parseSpecial: !noParseSpecial)
+        var ids = tokenizer.encode(text, parseSpecial: !noParseSpecial)
+        if addBos, tokenizer.addsBOS, tokenizer.bosToken >= 0, ids.first != tokenizer.bosToken {
+            ids.insert(tokenizer.bosToken, at: 0)
+        }
         print("[" + ids.map(String.init).joined(separator: ",") + "]")
     }
 }

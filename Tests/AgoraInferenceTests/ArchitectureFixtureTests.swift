@@ -3,9 +3,11 @@ import Testing
 
 @testable import AgoraInference
 
-/// Architecture switches against llama.cpp on small random-weight models with the default model's real
-/// tokenizer metadata: `qwen2` (Q/K/V biases, NeoX rotary, tied embeddings) and a Llama-3-style `llama` with
-/// rotary frequency factors (`rope_freqs.weight`).
+/// Architecture switches against llama.cpp on small random-weight models with real tokenizer metadata:
+/// `qwen2` (Q/K/V biases, NeoX rotary, tied embeddings) and a Llama-3-style `llama` with rotary frequency
+/// factors (`rope_freqs.weight`), both with the default model's vocabulary; and a TinyLlama-style `llama`
+/// with Llama 2's SentencePiece vocabulary, F16 attention and output matrices and BF16 embeddings and
+/// feed-forward matrices, whose text prompts were tokenized by llama.cpp too.
 ///
 /// The file is rebuilt byte for byte by `Scripts/make_tiny_models.py` (numpy's PCG64 with a fixed seed, Q8_0
 /// with ggml's reference rounding; `.ci/run` does it next to the default model), and llama.cpp's greedy
@@ -19,7 +21,9 @@ struct ArchitectureFixtureTests {
     /// one agreeing step; ignoring the frequency factors, the llama3 case saw 26.8 and four.
     static let comparedSteps = 16
 
-    static let fixtures = ["generation_qwen2_tiny.json", "generation_llama3_tiny.json"]
+    static let fixtures = [
+        "generation_qwen2_tiny.json", "generation_llama3_tiny.json", "generation_tinyllama_tiny.json",
+    ]
 
     static func modelURL(_ name: String) throws -> URL? {
         let fixture = try TestModel.fixture(name, as: Fixture.self)
@@ -37,13 +41,19 @@ struct ArchitectureFixtureTests {
             try FileSHA256.digest(of: url).hex == fixture.sha256 ?? "",
             "\(fixture.model) differs from the file the fixture was recorded on: rebuild it with Scripts/make_tiny_models.py"
         )
-        let model = try LlamaModel(gguf: try GGUFFile(url: url), contextLength: 512)
+        let gguf = try GGUFFile(url: url)
+        let model = try LlamaModel(gguf: gguf, contextLength: 512)
+        let tokenizer = try Tokenizer(gguf: gguf)
         let isQwen2 = fixtureName.contains("qwen2")
         #expect(model.hyperparameters.family == (isQwen2 ? .qwen2 : .llama))
-        #expect((model.weights.ropeFrequencyFactors != nil) == !isQwen2)
+        #expect((model.weights.ropeFrequencyFactors != nil) == fixtureName.contains("llama3"))
+        #expect(tokenizer.usesSentencePiece == fixtureName.contains("tinyllama"))
         let state = LlamaState(model: model, threads: 2)
         var agreed = 0
         for (index, testCase) in fixture.cases.enumerated() {
+            if let text = testCase.prompt_text {
+                #expect(tokenizer.encodePrompt(text) == testCase.prompt_ids, "case \(index): \(text.debugDescription)")
+            }
             state.reset()
             var logits = try state.evaluate(testCase.prompt_ids)
             for step in 0..<min(Self.comparedSteps, testCase.generated.count) {

@@ -98,6 +98,46 @@ struct ChatTemplateTests {
         #expect(template.render([ChatMessage(role: "user", content: "Q")]) == "[INST] Q [/INST]")
     }
 
+    /// TinyLlama-1.1B-Chat-v1.0's template: Zephyr's turns, closed by `eos_token`.
+    static let tinyLlamaSource = """
+        {% for message in messages %}
+        {% if message['role'] == 'user' %}
+        {{ '<|user|>\n' + message['content'] + eos_token }}
+        {% elif message['role'] == 'system' %}
+        {{ '<|system|>\n' + message['content'] + eos_token }}
+        {% elif message['role'] == 'assistant' %}
+        {{ '<|assistant|>\n'  + message['content'] + eos_token }}
+        {% endif %}
+        {% if loop.last and add_generation_prompt %}
+        {{ '<|assistant|>' }}
+        {% endif %}
+        {% endfor %}
+        """
+
+    @Test("recognises TinyLlama's Zephyr-style template; turns end with the model's EOS text")
+    func zephyr() throws {
+        let template = try ChatTemplate(template: Self.tinyLlamaSource, eosText: "</s>")
+        #expect(template.format == .zephyr)
+        let messages = [
+            ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Hi"),
+            ChatMessage(role: "assistant", content: "Hello."), ChatMessage(role: "user", content: "Bye"),
+        ]
+        #expect(
+            template.render(messages)
+                == "<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello.</s>\n<|user|>\nBye</s>\n<|assistant|>\n"
+        )
+        // llama.cpp's own zephyr form, recognised where the template writes <|endoftext|>.
+        let endOfText = "{{ '<|user|>\n' + message['content'] + '<|endoftext|>' }}{{ '<|assistant|>\n' }}"
+        let llamaCpp = try ChatTemplate(template: endOfText)
+        #expect(
+            llamaCpp.render([ChatMessage(role: "user", content: "Q")]) == "<|user|>\nQ<|endoftext|>\n<|assistant|>\n")
+        // Named on a model without it: the model's EOS text closes the turns (SmolLM2's is <|im_end|>).
+        let named = try ChatTemplate(gguf: try TestModel.defaultGGUF(), override: "zephyr")
+        #expect(
+            named.render([ChatMessage(role: "user", content: "Q")], addGenerationPrompt: false)
+                == "<|user|>\nQ<|im_end|>\n")
+    }
+
     @Test("--chat-template overrides by name; unknown names and unknown templates are refused clearly")
     func overridesAndRefusals() throws {
         let gguf = try TestModel.defaultGGUF()
@@ -113,7 +153,7 @@ struct ChatTemplateTests {
             Issue.record("an unknown template was accepted")
         } catch {
             #expect(error.description.contains("### Instruction"))
-            #expect(error.description.contains("chatml, llama2, llama3"))
+            #expect(error.description.contains("chatml, llama2, llama3, zephyr"))
         }
         #expect(throws: ChatTemplateError.missingTemplate) {
             try ChatTemplate(gguf: try! open(GGUFBuilder().bytes()))

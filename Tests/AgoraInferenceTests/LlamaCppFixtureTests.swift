@@ -16,6 +16,8 @@ struct LlamaCppFixtureTests {
     struct Fixture: Decodable {
         struct Case: Decodable {
             var prompt_ids: [Int32]
+            /// Where the prompt was tokenized by llama.cpp (BOS, then the text with special tokens parsed).
+            var prompt_text: String?
             var generated: [Int32]
             /// Per step, ten [id, logit] pairs.
             var top_logits: [[[Double]]]

@@ -116,8 +116,20 @@ struct TokenizerTests {
             return try Tokenizer(gguf: gguf)
         }
         let tokens: (String, GGUFValue) = ("tokenizer.ggml.tokens", .array([.string("a"), .string("b")]))
-        #expect(throws: TokenizerError.unsupportedModel("llama")) {
-            try tokenizer([("tokenizer.ggml.model", .string("llama")), tokens])
+        #expect(throws: TokenizerError.unsupportedModel("t5")) {
+            try tokenizer([("tokenizer.ggml.model", .string("t5")), tokens])
+        }
+        // SentencePiece scores must be one number per token.
+        #expect(throws: TokenizerError.invalidMetadata(key: "tokenizer.ggml.scores", reason: "1 scores for 2 tokens")) {
+            try tokenizer([
+                ("tokenizer.ggml.model", .string("llama")), tokens, ("tokenizer.ggml.scores", .array([.float32(0)])),
+            ])
+        }
+        #expect(throws: TokenizerError.invalidMetadata(key: "tokenizer.ggml.scores", reason: "not numbers")) {
+            try tokenizer([
+                ("tokenizer.ggml.model", .string("llama")), tokens,
+                ("tokenizer.ggml.scores", .array([.string("x"), .string("y")])),
+            ])
         }
         #expect(throws: TokenizerError.unsupportedPreTokenizer("tekken")) {
             try tokenizer([

@@ -45,12 +45,15 @@ final class ComputePool: @unchecked Sendable {
             pool, path.cValue, type, weights, Int32(rows), Int32(k), activations, Int32(columns), out, outStride)
     }
 
-    /// The float-matrix counterpart of `matmul`, for F32/F16 weights.
-    func matmulF32(
-        weights: UnsafePointer<Float>, rows: Int, k: Int, input: UnsafePointer<Float>, inputStride: Int,
-        columns: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+    /// The float-matrix counterpart of `matmul` (F32, F16, BF16 weights; activations already in the
+    /// weights' format, column c at `c * activationStride` bytes).
+    func matmulFloat(
+        path: KernelPath, _ format: agora_float_format, weights: UnsafeRawPointer, rows: Int, k: Int,
+        activations: UnsafeRawPointer, activationStride: Int, columns: Int, out: UnsafeMutablePointer<Float>,
+        outStride: Int
     ) {
-        agora_pool_matmul_f32(
-            pool, weights, Int32(rows), Int32(k), input, inputStride, Int32(columns), out, outStride)
+        agora_pool_matmul_float(
+            pool, path.cValue, format, weights, Int32(rows), Int32(k), activations, activationStride, Int32(columns),
+            out, outStride)
     }
 }

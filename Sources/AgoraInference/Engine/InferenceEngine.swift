@@ -38,10 +38,10 @@ public final class InferenceEngine: @unchecked Sendable {
     public func promptTokens(for input: GenerationRequest.Input) throws(GenerationError) -> [Int32] {
         switch input {
         case .prompt(let text):
-            return tokenizer.encode(text, parseSpecial: true)
+            return tokenizer.encodePrompt(text)
         case .messages(let messages):
             guard let chatTemplate else { throw .noChatTemplate }
-            return tokenizer.encode(chatTemplate.render(messages, addGenerationPrompt: true), parseSpecial: true)
+            return tokenizer.encodePrompt(chatTemplate.render(messages, addGenerationPrompt: true))
         }
     }
 

@@ -27,6 +27,10 @@ final class ForwardScratch: @unchecked Sendable {
     let quantized: UnsafeMutableRawPointer
     /// Q8_K activations for K-quant weights.
     let superblocks: UnsafeMutableRawPointer
+    /// Activations rounded to F16 or BF16 for matrices stored in those formats; column c at
+    /// `c * halfStride` bytes.
+    let halves: UnsafeMutableRawPointer
+    let halfStride: Int
 
     init(hyper: LlamaHyperparameters, batch: Int, context: Int, threads: Int) {
         self.batch = batch
@@ -47,10 +51,13 @@ final class ForwardScratch: @unchecked Sendable {
         let widest = max(d, q, f)
         quantized = .allocate(byteCount: batch * agora_act_bytes(Int32(widest)), alignment: 64)
         superblocks = .allocate(byteCount: batch * agora_act_k_bytes(Int32(widest)) + 64, alignment: 64)
+        halfStride = (widest * 2 + 63) & ~63
+        halves = .allocate(byteCount: batch * halfStride, alignment: 64)
     }
 
     deinit {
         quantized.deallocate()
         superblocks.deallocate()
+        halves.deallocate()
     }
 }

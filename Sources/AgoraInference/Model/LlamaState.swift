@@ -100,8 +100,7 @@ public final class LlamaState: @unchecked Sendable {
             }
             profile?.lap(.elementwise)
             layer.qkv.apply(
-                input: normed, inputStride: d, count: n, out: qkv, outStride: qkvRows, quantized: s.quantized,
-                superblocks: s.superblocks,
+                input: normed, inputStride: d, count: n, out: qkv, outStride: qkvRows, scratch: s,
                 pool: pool, path: kernelPath)
             profile?.lap(.matrixProducts)
             let keys = cache.keys(layer: l)
@@ -124,7 +123,7 @@ public final class LlamaState: @unchecked Sendable {
             profile?.lap(.attention)
             layer.attentionOutput.apply(
                 input: s.attention.pointer, inputStride: qRows, count: n, out: projected, outStride: d,
-                quantized: s.quantized, superblocks: s.superblocks, pool: pool, path: kernelPath)
+                scratch: s, pool: pool, path: kernelPath)
             profile?.lap(.matrixProducts)
             for i in 0..<n * d { x[i] = x[i] + projected[i] }
 
@@ -135,8 +134,7 @@ public final class LlamaState: @unchecked Sendable {
             }
             profile?.lap(.elementwise)
             layer.gateUp.apply(
-                input: normed, inputStride: d, count: n, out: gateUp, outStride: 2 * ffn, quantized: s.quantized,
-                superblocks: s.superblocks,
+                input: normed, inputStride: d, count: n, out: gateUp, outStride: 2 * ffn, scratch: s,
                 pool: pool, path: kernelPath)
             profile?.lap(.matrixProducts)
             for t in 0..<n {
@@ -145,8 +143,7 @@ public final class LlamaState: @unchecked Sendable {
             }
             profile?.lap(.elementwise)
             layer.down.apply(
-                input: hidden, inputStride: ffn, count: n, out: projected, outStride: d, quantized: s.quantized,
-                superblocks: s.superblocks,
+                input: hidden, inputStride: ffn, count: n, out: projected, outStride: d, scratch: s,
                 pool: pool, path: kernelPath)
             profile?.lap(.matrixProducts)
             for i in 0..<n * d { x[i] = x[i] + projected[i] }
@@ -158,7 +155,7 @@ public final class LlamaState: @unchecked Sendable {
         VectorMath.rmsNorm(last, weight: weights.outputNorm.pointer, out: normed, count: d, epsilon: epsilon)
         weights.output.apply(
             input: normed, inputStride: d, count: 1, out: s.logits.pointer, outStride: hyper.vocabularySize,
-            quantized: s.quantized, superblocks: s.superblocks, pool: pool, path: kernelPath)
+            scratch: s, pool: pool, path: kernelPath)
         profile?.lap(.outputLayer)
     }
 

@@ -97,7 +97,7 @@ final class LlamaWeights: @unchecked Sendable {
         guard info.elementCount == count else {
             throw .invalidShape(name: name, reason: "\(info.elementCount) elements, expected \(count)")
         }
-        guard info.type == .f32 || info.type == .f16 else { throw .unsupportedType(name: name, type: info.type) }
+        guard [.f32, .f16, .bf16].contains(info.type) else { throw .unsupportedType(name: name, type: info.type) }
         let buffer = FloatBuffer(count: count)
         WeightMatrix.convertToFloat(gguf.tensorBytes(info), type: info.type, count: count, into: buffer.pointer)
         return buffer

@@ -45,32 +45,46 @@ final class Projection: @unchecked Sendable {
     }
 
     /// out[c * outStride + r] = Σ_i W[r, i] · input[c * inputStride + i] for `count` columns.
-    /// `quantized` is scratch for the 8-bit activations (at least count * agora_act_bytes(columns) bytes),
-    /// `superblocks` for the Q8_K ones of K-quant parts (count * agora_act_k_bytes(columns)).
+    /// The input is converted once per format the parts need, into `scratch`: 8-bit blocks, Q8_K
+    /// superblocks for K-quant parts, F16 / BF16 for parts stored in those formats.
     func apply(
         input: UnsafeMutablePointer<Float>, inputStride: Int, count: Int, out: UnsafeMutablePointer<Float>,
-        outStride: Int, quantized: UnsafeMutableRawPointer, superblocks: UnsafeMutableRawPointer,
-        pool: ComputePool, path: KernelPath
+        outStride: Int, scratch: ForwardScratch, pool: ComputePool, path: KernelPath
     ) {
         if needsQuantizedInput {
-            agora_quantize_act(input, inputStride, Int32(count), Int32(columns), quantized)
+            agora_quantize_act(input, inputStride, Int32(count), Int32(columns), scratch.quantized)
         }
         if needsSuperblockInput {
-            agora_quantize_act_k(input, inputStride, Int32(count), Int32(columns), superblocks)
+            agora_quantize_act_k(input, inputStride, Int32(count), Int32(columns), scratch.superblocks)
         }
+        var halvesFormat: agora_float_format?
         var rowOffset = 0
         for part in parts {
             switch part.storage {
             case .quantized(let type, let weights):
                 pool.matmul(
                     path: path, type, weights: weights, rows: part.rows, k: columns,
-                    activations: part.usesSuperblocks ? superblocks : quantized,
+                    activations: part.usesSuperblocks ? scratch.superblocks : scratch.quantized,
                     columns: count,
                     out: out + rowOffset, outStride: outStride)
-            case .float(let weights):
-                pool.matmulF32(
-                    weights: weights, rows: part.rows, k: columns, input: input, inputStride: inputStride,
-                    columns: count, out: out + rowOffset, outStride: outStride)
+            case .float(let format, let weights):
+                if format == AGORA_FLOAT_F32 {
+                    pool.matmulFloat(
+                        path: path, format, weights: weights, rows: part.rows, k: columns,
+                        activations: input, activationStride: inputStride * 4, columns: count,
+                        out: out + rowOffset, outStride: outStride)
+                } else {
+                    if halvesFormat != format {
+                        agora_float_convert_act(
+                            format, input, inputStride, Int32(count), Int32(columns), scratch.halves, scratch.halfStride
+                        )
+                        halvesFormat = format
+                    }
+                    pool.matmulFloat(
+                        path: path, format, weights: weights, rows: part.rows, k: columns,
+                        activations: scratch.halves, activationStride: scratch.halfStride, columns: count,
+                        out: out + rowOffset, outStride: outStride)
+                }
             }
             rowOffset += part.rows
         }

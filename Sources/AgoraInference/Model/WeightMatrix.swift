@@ -1,15 +1,16 @@
 import CAgoraKernels
 
 /// A weight matrix of `rows` outputs by `columns` inputs, copied out of the GGUF file at load time into the
-/// layout the kernels read: quantized rows (Q4_0, Q4_1, Q8_0; Q5_0 as Q8_0; Q4_K and Q6_K in ggml's blocks)
-/// or plain f32 rows (F32, F16).
+/// layout the kernels read: quantized rows (Q4_0, Q4_1, Q8_0; Q5_0 as Q8_0; Q5_1; Q4_K, Q5_K and Q6_K in
+/// ggml's blocks) or float rows kept in the file's format (F32, F16, BF16), because llama.cpp multiplies those
+/// in their own precision.
 ///
 /// Several tensors with the same input width and type can be stacked into one matrix (Q, K and V; gate and
 /// up), so one kernel call computes them all: each output element is still the same single dot product.
 final class WeightMatrix: @unchecked Sendable {
     enum Storage {
         case quantized(agora_weight_type, UnsafeMutableRawPointer)
-        case float(UnsafeMutablePointer<Float>)
+        case float(agora_float_format, UnsafeMutableRawPointer)
     }
 
     let rows: Int
@@ -52,15 +53,18 @@ final class WeightMatrix: @unchecked Sendable {
                 row += info.dimensions[1]
             }
             storage = .quantized(type, buffer)
-        case .f32, .f16:
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: rows * columns)
+        case .f32, .f16, .bf16:
+            let format = agora_float_format(first.type.rawValue)
+            let elementBytes = agora_float_element_bytes(format)
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: rows * columns * elementBytes, alignment: 64)
             var offset = 0
             for info in tensors {
-                let count = info.elementCount
-                Self.convertToFloat(gguf.tensorBytes(info), type: info.type, count: count, into: buffer + offset)
+                let source = gguf.tensorBytes(info)
+                let count = info.elementCount * elementBytes
+                (buffer + offset).copyMemory(from: source.baseAddress!, byteCount: count)
                 offset += count
             }
-            storage = .float(buffer)
+            storage = .float(format, buffer)
         default:
             throw .unsupportedType(name: first.name, type: first.type)
         }
@@ -69,7 +73,7 @@ final class WeightMatrix: @unchecked Sendable {
     deinit {
         switch storage {
         case .quantized(_, let pointer): pointer.deallocate()
-        case .float(let pointer): pointer.deallocate()
+        case .float(_, let pointer): pointer.deallocate()
         }
     }
 
@@ -77,6 +81,12 @@ final class WeightMatrix: @unchecked Sendable {
     var isQuantized: Bool {
         if case .quantized = storage { return true }
         return false
+    }
+
+    /// The 16-bit format the input must be rounded to (F16 and BF16 matrices), nil otherwise.
+    var halfInputFormat: agora_float_format? {
+        if case .float(let format, _) = storage, format != AGORA_FLOAT_F32 { return format }
+        return nil
     }
 
     /// Whether the input must be quantized to Q8_K superblocks (K-quants) rather than 32-element blocks.
@@ -91,8 +101,11 @@ final class WeightMatrix: @unchecked Sendable {
         case .quantized(let type, let pointer):
             let rowBytes = agora_row_bytes(type, Int32(columns))
             agora_dequantize_row(type, pointer + row * rowBytes, out, Int32(columns))
-        case .float(let pointer):
-            out.update(from: pointer + row * columns, count: columns)
+        case .float(let format, let pointer):
+            let bytes = UnsafeRawBufferPointer(
+                start: pointer + row * columns * agora_float_element_bytes(format),
+                count: columns * agora_float_element_bytes(format))
+            Self.convertToFloat(bytes, type: GGMLType(rawValue: format.rawValue)!, count: columns, into: out)
         }
     }
 
@@ -101,6 +114,10 @@ final class WeightMatrix: @unchecked Sendable {
     ) {
         if type == .f32 {
             for i in 0..<count { out[i] = bytes.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+        } else if type == .bf16 {
+            for i in 0..<count {
+                out[i] = Float(bitPattern: UInt32(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16)
+            }
         } else {
             for i in 0..<count {
                 out[i] = agora_f16_to_f32(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))

@@ -48,15 +48,17 @@ struct BytePairMerger: Sendable {
         var ids: [Int32] = []
         var next: [Int32] = []
         var previous: [Int32] = []
-        var heap: [Candidate] = []
+        var heap = PriorityHeap<Candidate>()
     }
 
-    struct Candidate {
+    struct Candidate: HeapPriority {
         /// `rank << 32 | left`: the heap order (lowest rank, then leftmost).
         var key: UInt64
         var right: Int32
         var leftID: Int32
         var rightID: Int32
+
+        func precedes(_ other: Candidate) -> Bool { key < other.key }
     }
 
     /// Merges the bytes of one word and appends the resulting symbol ids (real or virtual) to `output`.
@@ -70,7 +72,7 @@ struct BytePairMerger: Sendable {
         scratch.ids.removeAll(keepingCapacity: true)
         scratch.next.removeAll(keepingCapacity: true)
         scratch.previous.removeAll(keepingCapacity: true)
-        scratch.heap.removeAll(keepingCapacity: true)
+        scratch.heap.removeAll()
         for i in 0..<n {
             scratch.ids.append(byteSymbols[Int(bytes[i])])
             scratch.next.append(i + 1 < n ? Int32(i + 1) : -1)
@@ -78,7 +80,7 @@ struct BytePairMerger: Sendable {
         }
         for i in 0..<n - 1 { push(left: Int32(i), right: Int32(i + 1), &scratch) }
 
-        while let candidate = pop(&scratch.heap) {
+        while let candidate = scratch.heap.pop() {
             let left = Int(candidate.key & 0xFFFF_FFFF)
             let right = Int(candidate.right)
             // Skip candidates made stale by an earlier merge of either symbol.
@@ -108,32 +110,6 @@ struct BytePairMerger: Sendable {
         guard let merged = merges[UInt64(UInt32(leftID)) << 32 | UInt64(UInt32(rightID))] else { return }
         let candidate = Candidate(
             key: (merged >> 32) << 32 | UInt64(UInt32(left)), right: right, leftID: leftID, rightID: rightID)
-        // Sift up.
-        scratch.heap.append(candidate)
-        var child = scratch.heap.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard scratch.heap[child].key < scratch.heap[parent].key else { break }
-            scratch.heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private func pop(_ heap: inout [Candidate]) -> Candidate? {
-        guard let top = heap.first else { return nil }
-        let last = heap.removeLast()
-        if heap.isEmpty { return top }
-        heap[0] = last
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            if left >= heap.count { break }
-            let right = left + 1
-            let smaller = right < heap.count && heap[right].key < heap[left].key ? right : left
-            guard heap[smaller].key < heap[parent].key else { break }
-            heap.swapAt(smaller, parent)
-            parent = smaller
-        }
-        return top
+        scratch.heap.push(candidate)
     }
 }

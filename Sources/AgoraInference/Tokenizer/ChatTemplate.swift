@@ -44,11 +44,15 @@ public enum ChatTemplateError: Error, Sendable, Equatable, CustomStringConvertib
 ///   first BOS).
 /// - `llama3` (Llama 3.x): `<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>` per message, the
 ///   content trimmed (the tokenizer adds `<|begin_of_text|>`).
+/// - `zephyr` (TinyLlama chat, Zephyr): `<|role|>\ncontent` + end + `\n` per message, then `<|assistant|>\n`;
+///   the end is `<|endoftext|>` where the template writes it (llama.cpp's form), else the model's EOS text
+///   (`</s>` for TinyLlama, whose template writes `eos_token`).
 public struct ChatTemplate: Sendable, Equatable {
     public enum Format: String, Sendable, Equatable, CaseIterable {
         case chatML = "chatml"
         case llama2 = "llama2"
         case llama3 = "llama3"
+        case zephyr = "zephyr"
 
         static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
     }
@@ -57,6 +61,8 @@ public struct ChatTemplate: Sendable, Equatable {
     /// The system message written before a conversation that does not start with one, if the template has one
     /// (ChatML only).
     public let defaultSystemMessage: String?
+    /// What closes each message in the `zephyr` format.
+    public let endOfMessage: String
 
     static let start = "<|im_start|>"
     static let end = "<|im_end|>"
@@ -64,22 +70,28 @@ public struct ChatTemplate: Sendable, Equatable {
     /// The model's template, or the format named by `override` (`--chat-template NAME`) when given.
     public init(gguf: GGUFFile, override: String? = nil) throws(ChatTemplateError) {
         let template = gguf.metadataString("tokenizer.chat_template")
+        let eosText = gguf.metadata["tokenizer.ggml.eos_token_id"]?.asInt.flatMap { id in
+            gguf.metadataArray("tokenizer.ggml.tokens").flatMap { id >= 0 && id < $0.count ? $0[id].asString : nil }
+        }
         if let override {
             guard let format = Format(rawValue: override.lowercased()) else { throw .unknownName(override) }
-            // Keep the model's default system message when the named format is the model's own.
-            if format == .chatML, let template, let own = try? ChatTemplate(template: template), own.format == .chatML {
+            // Keep the model's own reading (default system message, end text) when the named format is its own.
+            if let template, let own = try? ChatTemplate(template: template, eosText: eosText), own.format == format {
                 self = own
+            } else if format == .zephyr {
+                self.init(format: format, endOfMessage: eosText ?? "<|endoftext|>")
             } else {
                 self.init(format: format)
             }
             return
         }
         guard let template else { throw .missingTemplate }
-        try self.init(template: template)
+        try self.init(template: template, eosText: eosText)
     }
 
-    /// Recognises `template` (the Jinja source).
-    public init(template: String) throws(ChatTemplateError) {
+    /// Recognises `template` (the Jinja source); `eosText` is the model's EOS token text, which a template
+    /// may write as `eos_token`.
+    public init(template: String, eosText: String? = nil) throws(ChatTemplateError) {
         if template.contains(Self.start) && template.contains(Self.end) && template.contains("role")
             && template.contains("content") && template.contains("add_generation_prompt")
         {
@@ -98,6 +110,9 @@ public struct ChatTemplate: Sendable, Equatable {
             self.init(format: .llama3)
         } else if template.contains("[INST]") && template.contains("[/INST]") {
             self.init(format: .llama2)
+        } else if template.contains("<|user|>") && template.contains("<|assistant|>") {
+            let end = template.contains("<|endoftext|>") ? "<|endoftext|>" : eosText ?? "</s>"
+            self.init(format: .zephyr, endOfMessage: end)
         } else {
             let excerpt = template.prefix(120).replacingOccurrences(of: "\n", with: "\\n")
             throw .unsupportedTemplate(excerpt: String(excerpt))
@@ -105,15 +120,17 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     /// A format with no default system message.
-    public init(format: Format) {
+    public init(format: Format, endOfMessage: String = "<|endoftext|>") {
         self.format = format
         defaultSystemMessage = nil
+        self.endOfMessage = endOfMessage
     }
 
     /// ChatML with an explicit default system message (nil: none).
     public init(chatMLWithDefaultSystemMessage system: String?) {
         format = .chatML
         defaultSystemMessage = system
+        endOfMessage = Self.end
     }
 
     /// The prompt text of `messages`; with `addGenerationPrompt`, it ends with the opening of the
@@ -123,7 +140,15 @@ public struct ChatTemplate: Sendable, Equatable {
         case .chatML: return renderChatML(messages, addGenerationPrompt: addGenerationPrompt)
         case .llama2: return renderLlama2(messages)
         case .llama3: return renderLlama3(messages, addGenerationPrompt: addGenerationPrompt)
+        case .zephyr: return renderZephyr(messages, addGenerationPrompt: addGenerationPrompt)
         }
+    }
+
+    private func renderZephyr(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {
+        var text = ""
+        for message in messages { text += "<|" + message.role + "|>\n" + message.content + endOfMessage + "\n" }
+        if addGenerationPrompt { text += "<|assistant|>\n" }
+        return text
     }
 
     private func renderChatML(_ messages: [ChatMessage], addGenerationPrompt: Bool) -> String {

@@ -1,21 +1,25 @@
 import Synchronization
 
-/// GPT-2-style byte-level BPE tokenizer built from a GGUF file's `tokenizer.ggml.*` metadata, producing the
-/// same ids as llama.cpp for the supported pre-tokenizers.
+/// The tokenizer of a GGUF file's `tokenizer.ggml.*` metadata, producing the same ids as llama.cpp: GPT-2-style
+/// byte-level BPE (`gpt2`, with the supported pre-tokenizers) or SentencePiece-style merging by score with
+/// byte fallback (`llama`).
 ///
-/// Encoding: special tokens written in the text are split off first; the rest is cut into words by the
-/// pre-tokenizer; each word's UTF-8 bytes are merged by BPE. Decoding maps each token back to the bytes it
-/// stands for; a multi-byte character may be split across tokens, so streaming callers should collect
-/// `tokenBytes` and decode complete UTF-8 sequences.
+/// Encoding: special tokens written in the text are split off first. BPE cuts the rest into words by the
+/// pre-tokenizer and merges each word's UTF-8 bytes; SentencePiece writes spaces as "▁", puts one before text
+/// that starts the prompt or follows a special token, and merges each stretch whole. Decoding maps each token
+/// back to the bytes it stands for; a multi-byte character may be split across tokens, so streaming callers
+/// should collect `tokenBytes` and decode complete UTF-8 sequences.
 public final class Tokenizer: Sendable {
     public let vocabularySize: Int
     /// The beginning-of-sequence token, or -1 when the model has none.
     public let bosToken: Int32
     /// The end-of-sequence token, or -1 when the model has none.
     public let eosToken: Int32
-    /// Whether the model expects a BOS token before a prompt (`tokenizer.ggml.add_bos_token`). `encode` never
-    /// adds one by itself: the chat template writes its own control tokens.
+    /// Whether the model expects a BOS token before a prompt (`tokenizer.ggml.add_bos_token`; SentencePiece
+    /// vocabularies default to yes). `encode` never adds one; `encodePrompt` does.
     public let addsBOS: Bool
+    /// The vocabulary's tokenizer family.
+    public var usesSentencePiece: Bool { sentencePiece != nil }
 
     /// Byte values the vocabulary has no token for. Encoding drops them, as llama.cpp does (SmolLM2 lacks
     /// six control characters and the UTF-8 lead bytes 0xF1 and 0xF2, among bytes UTF-8 never uses), so
@@ -27,6 +31,9 @@ public final class Tokenizer: Sendable {
     let kinds: [TokenKind]
     let tokenIDs: [String: Int32]
     let merger: BytePairMerger
+    /// Set for SentencePiece vocabularies (`tokenizer.ggml.model = llama`), which then use it instead of BPE.
+    let sentencePiece: SentencePieceMerger?
+    let addSpacePrefix: Bool
     let splitter: SpecialTokenSplitter
     let endOfGeneration: Set<Int32>
     /// The bytes of every token, concatenated; token `i` is `decodedBytes[decodedOffsets[i]..<decodedOffsets[i+1]]`.
@@ -63,7 +70,15 @@ public final class Tokenizer: Sendable {
         tokenIDs = ids
         let merger = BytePairMerger(mergeTexts: metadata.merges, tokenIDs: ids, vocabularySize: texts.count)
         self.merger = merger
-        bytesWithoutToken = (0..<256).filter { Int(merger.byteSymbols[$0]) >= texts.count }.map { UInt8($0) }
+        addSpacePrefix = metadata.addSpacePrefix
+        if metadata.model == .sentencePiece {
+            let spm = SentencePieceMerger(tokens: texts, scores: metadata.scores, unknown: metadata.unknown)
+            sentencePiece = spm
+            bytesWithoutToken = (0..<256).filter { spm.byteTokens[$0] < 0 }.map { UInt8($0) }
+        } else {
+            sentencePiece = nil
+            bytesWithoutToken = (0..<256).filter { Int(merger.byteSymbols[$0]) >= texts.count }.map { UInt8($0) }
+        }
 
         var entries: [SpecialTokenSplitter.Entry] = []
         var endOfGeneration: Set<Int32> = []
@@ -83,10 +98,12 @@ public final class Tokenizer: Sendable {
         var offsets: [Int] = [0]
         offsets.reserveCapacity(texts.count + 1)
         for (id, text) in texts.enumerated() {
-            switch metadata.kinds[id] {
-            case .control, .userDefined, .unknown: bytes.append(contentsOf: text.utf8)
-            case .normal, .byte: bytes.append(contentsOf: ByteLevelAlphabet.decode(text))
-            case .unused: break
+            switch (metadata.kinds[id], metadata.model) {
+            case (.control, _), (.userDefined, _), (.unknown, _): bytes.append(contentsOf: text.utf8)
+            case (.normal, .bytePair), (.byte, .bytePair): bytes.append(contentsOf: ByteLevelAlphabet.decode(text))
+            case (.normal, .sentencePiece): bytes.append(contentsOf: Self.unescapeSpaces(text))
+            case (.byte, .sentencePiece): bytes.append(contentsOf: Self.byteTokenValue(text).map { [$0] } ?? [])
+            case (.unused, _): break
             }
             offsets.append(bytes.count)
         }
@@ -104,17 +121,85 @@ public final class Tokenizer: Sendable {
         return text.withUTF8 { encode(utf8: $0, parseSpecial: parseSpecial) }
     }
 
+    /// The token ids of a prompt: `encode(text)` with the model's BOS token first when the vocabulary asks
+    /// for one and the text does not already start with it (llama.cpp's tokenization with `add_special`;
+    /// chat templates leave BOS to this).
+    public func encodePrompt(_ text: String) -> [Int32] {
+        let tokens = encode(text, parseSpecial: true)
+        guard addsBOS, bosToken >= 0, tokens.first != bosToken else { return tokens }
+        return [bosToken] + tokens
+    }
+
     func encode(utf8: UnsafeBufferPointer<UInt8>, parseSpecial: Bool) -> [Int32] {
         var output: [Int32] = []
         output.reserveCapacity(utf8.count / 3 + 1)
+        let pieces = splitter.split(utf8, parseSpecial: parseSpecial)
+        if let sentencePiece {
+            encodeSentencePiece(utf8, pieces, sentencePiece, &output)
+            return output
+        }
         var state = EncodingState()
-        for piece in splitter.split(utf8, parseSpecial: parseSpecial) {
+        for piece in pieces {
             switch piece {
             case .token(let id): output.append(id)
             case .text(let range): encodePlain(utf8, range, &state, &output)
             }
         }
         return output
+    }
+
+    /// SentencePiece: each stretch of text is escaped ("▁" for every space, one more in front when it starts
+    /// the text or follows a special token and the vocabulary asks for a space prefix) and merged whole.
+    private func encodeSentencePiece(
+        _ utf8: UnsafeBufferPointer<UInt8>, _ pieces: [SpecialTokenSplitter.Piece], _ merger: SentencePieceMerger,
+        _ output: inout [Int32]
+    ) {
+        var scratch = SentencePieceMerger.Scratch()
+        var escaped: [UInt8] = []
+        var afterSpecial = true
+        for piece in pieces {
+            switch piece {
+            case .token(let id):
+                output.append(id)
+                afterSpecial = true
+            case .text(let range):
+                guard !range.isEmpty else { continue }
+                escaped.removeAll(keepingCapacity: true)
+                if addSpacePrefix && afterSpecial { escaped.append(contentsOf: Self.escapedSpace) }
+                for byte in UnsafeBufferPointer(rebasing: utf8[range]) {
+                    if byte == 0x20 { escaped.append(contentsOf: Self.escapedSpace) } else { escaped.append(byte) }
+                }
+                escaped.withUnsafeBufferPointer { merger.encode($0, scratch: &scratch, into: &output) }
+                afterSpecial = false
+            }
+        }
+    }
+
+    /// U+2581 LOWER ONE EIGHTH BLOCK, SentencePiece's written space.
+    static let escapedSpace: [UInt8] = [0xE2, 0x96, 0x81]
+
+    /// A SentencePiece token's text with "▁" turned back into spaces.
+    static func unescapeSpaces(_ text: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        let utf8 = Array(text.utf8)
+        var i = 0
+        while i < utf8.count {
+            if i + 2 < utf8.count, utf8[i] == 0xE2, utf8[i + 1] == 0x96, utf8[i + 2] == 0x81 {
+                bytes.append(0x20)
+                i += 3
+            } else {
+                bytes.append(utf8[i])
+                i += 1
+            }
+        }
+        return bytes
+    }
+
+    /// The byte of a byte token's text `<0xXX>`, nil for any other text.
+    static func byteTokenValue(_ text: String) -> UInt8? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count == 6, utf8[0] == 0x3C, utf8[1] == 0x30, utf8[2] == 0x78, utf8[5] == 0x3E else { return nil }
+        return UInt8(String(decoding: utf8[3..<5], as: UTF8.self), radix: 16)
     }
 
     /// Buffers reused across the words of one `encode` call.

@@ -12,7 +12,7 @@ public enum TokenizerError: Error, Sendable, Equatable, CustomStringConvertible 
         case .missingMetadata(let key): "tokenizer metadata \(key) is missing"
         case .invalidMetadata(let key, let reason): "tokenizer metadata \(key) is invalid: \(reason)"
         case .unsupportedModel(let name):
-            "tokenizer model \(name) is not supported (only gpt2-style byte-level BPE is)"
+            "tokenizer model \(name) is not supported (supported: gpt2 byte-level BPE, llama SentencePiece)"
         case .unsupportedPreTokenizer(let name):
             "pre-tokenizer \(name) is not supported (supported: \(PreTokenizer.supportedNames.joined(separator: ", ")))"
         }

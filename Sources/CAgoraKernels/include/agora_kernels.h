@@ -103,10 +103,28 @@ void agora_matmul_rows(agora_weight_type type, const void *w, int k, int r0, int
 void agora_matmul_rows_on(agora_path path, agora_weight_type type, const void *w, int k, int r0, int r1,
                           const void *act, int ncols, float *out, size_t out_stride);
 
-/// Float matrix (rows x k, row-major) times float columns: acc[i % 8] += w[i] * x[i] (no fusion), then
-/// the lane combination above; one implementation for every path.
-void agora_matmul_f32_rows(const float *w, int k, int r0, int r1, const float *x, size_t x_stride, int ncols,
-                           float *out, size_t out_stride);
+// MARK: - Float weights (float_rows.c)
+
+/// The storage of a float weight matrix (values are the GGML type ids).
+typedef enum {
+    AGORA_FLOAT_F32 = 0,
+    AGORA_FLOAT_F16 = 1,
+    AGORA_FLOAT_BF16 = 30,
+} agora_float_format;
+
+/// 4 for F32, 2 for F16 and BF16.
+size_t agora_float_element_bytes(agora_float_format format);
+/// Float to bfloat16, rounding to nearest even (ggml_compute_fp32_to_bf16).
+uint16_t agora_f32_to_bf16(float f);
+/// Rounds `ncols` float columns (column c at x + c * x_stride) to F16 or BF16, column c at
+/// dst + c * dst_stride bytes: the activations of an F16 / BF16 product, as llama.cpp converts them.
+void agora_float_convert_act(agora_float_format format, const float *x, size_t x_stride, int ncols, int k,
+                             void *dst, size_t dst_stride);
+/// out[c * out_stride + r] = dot(row r of w, column c of act) for r in [r0, r1): w is rows x k values of
+/// `format`, row-major; column c is at act + c * act_stride bytes, in the same format (floats for F32).
+/// Each dot product is in the order of llama.cpp's vec_dot for the format (see float_rows.c).
+void agora_float_matmul_rows_on(agora_path path, agora_float_format format, const void *w, int k, int r0, int r1,
+                                const void *act, size_t act_stride, int ncols, float *out, size_t out_stride);
 
 // MARK: - K-quants (kquants.c)
 
@@ -153,8 +171,8 @@ void agora_pool_run(agora_pool *pool, agora_task_fn fn, void *ctx);
 /// computed by exactly one thread with the same fixed-order kernel, so the result ignores the thread count.
 void agora_pool_matmul(agora_pool *pool, agora_path path, agora_weight_type type, const void *w, int rows, int k,
                        const void *act, int ncols, float *out, size_t out_stride);
-void agora_pool_matmul_f32(agora_pool *pool, const float *w, int rows, int k, const float *x, size_t x_stride,
-                           int ncols, float *out, size_t out_stride);
+void agora_pool_matmul_float(agora_pool *pool, agora_path path, agora_float_format format, const void *w, int rows,
+                             int k, const void *act, size_t act_stride, int ncols, float *out, size_t out_stride);
 
 #ifdef __cplusplus
 }
