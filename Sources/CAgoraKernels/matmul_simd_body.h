@@ -47,67 +47,55 @@ static inline __attribute__((always_inline)) __m256i load_weights(agora_weight_t
     return type == AGORA_WEIGHT_Q4_0 ? _mm256_sub_epi8(w, _mm256_set1_epi8(8)) : w;
 }
 
-/// R rows x C columns of outputs (R * C independent FMA chains, so the per-block chain latency hides).
-/// Per block b and output: the eight lane sums, converted, accumulated with one FMA by dw[b] * da[b]:
-/// the scalar path's order exactly.
-static inline __attribute__((always_inline)) void tile(agora_weight_type type, const agora_wrow *rows, int R,
+/// One row x C columns of outputs (C independent FMA chains, so the per-block chain latency hides).
+/// Per block b and output: the eight lane sums, converted, accumulated with one FMA by dw[b] * da[b], and
+/// for Q4_1 / Q5_1 the offset chain summs = fma(m[b], sa[b], summs): the scalar path's order exactly.
+/// The scales stay in registers and each block's is picked out by a lane permute (a store and reload
+/// through the stack stalled store forwarding), and the offset chain runs inside the block loop, where
+/// its latency overlaps the integer work.
+static inline __attribute__((always_inline)) void tile(agora_weight_type type, const agora_wrow *row,
                                                        const agora_acol *cols, int C, int nb, float *out,
-                                                       size_t out_stride, int r0) {
-    __m256 acc[4][4];
-    float single[4][4];
-    for (int i = 0; i < R; i++) {
-        for (int c = 0; c < C; c++) {
-            acc[i][c] = _mm256_setzero_ps();
-            single[i][c] = 0.0f;
-        }
+                                                       size_t out_stride, int r) {
+    __m256 acc[4];
+    float single[4], summs[4];
+    for (int c = 0; c < C; c++) {
+        acc[c] = _mm256_setzero_ps();
+        single[c] = 0.0f;
+        summs[c] = 0.0f;
     }
     for (int b0 = 0; b0 < nb; b0 += 8) {
         const int n = nb - b0 < 8 ? nb - b0 : 8;
         const __m256i mask = lane_mask(n);
-        float dd[4][4][8];
-        for (int i = 0; i < R; i++) {
-            const __m256 dw = load_h8(rows[i].d + b0, n);
-            for (int c = 0; c < C; c++) _mm256_storeu_ps(dd[i][c], _mm256_mul_ps(dw, load_f8(cols[c].d + b0, n, mask)));
-        }
+        const __m256 dw = load_h8(row->d + b0, n);
+        __m256 dd[4];
+        for (int c = 0; c < C; c++) dd[c] = _mm256_mul_ps(dw, load_f8(cols[c].d + b0, n, mask));
+        const __m256 mw = agora_has_offsets(type) ? load_h8(row->m + b0, n) : _mm256_setzero_ps();
         for (int j = 0; j < n; j++) {
-            __m256i a[4];
-            for (int c = 0; c < C; c++) a[c] = _mm256_loadu_si256((const __m256i *)(cols[c].qs + (b0 + j) * AGORA_QK));
-            for (int i = 0; i < R; i++) {
-                const __m256i w = load_weights(type, &rows[i], b0 + j);
-                const __m256i wabs = agora_has_offsets(type) ? w : _mm256_sign_epi8(w, w);
-                for (int c = 0; c < C; c++) {
-                    const __m256i p = agora_has_offsets(type) ? AGORA_DOT_U8S8(wabs, a[c])
-                                                                : AGORA_DOT_U8S8(wabs, _mm256_sign_epi8(a[c], w));
-                    if (type == AGORA_WEIGHT_Q4_0) {
-                        single[i][c] = fmaf(dd[i][c][j], (float)hsum_i32(p), single[i][c]);
-                    } else {
-                        acc[i][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&dd[i][c][j]), _mm256_cvtepi32_ps(p),
-                                                    acc[i][c]);
-                    }
+            const __m256i lane = _mm256_set1_epi32(j);
+            const __m256i w = load_weights(type, row, b0 + j);
+            const __m256i wabs = agora_has_offsets(type) ? w : _mm256_sign_epi8(w, w);
+            const float m = agora_has_offsets(type) ? _mm256_cvtss_f32(_mm256_permutevar8x32_ps(mw, lane)) : 0.0f;
+            for (int c = 0; c < C; c++) {
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(cols[c].qs + (b0 + j) * AGORA_QK));
+                const __m256i p =
+                    agora_has_offsets(type) ? AGORA_DOT_U8S8(wabs, a) : AGORA_DOT_U8S8(wabs, _mm256_sign_epi8(a, w));
+                const __m256 scale = _mm256_permutevar8x32_ps(dd[c], lane);
+                if (type == AGORA_WEIGHT_Q4_0) {
+                    single[c] = fmaf(_mm256_cvtss_f32(scale), (float)hsum_i32(p), single[c]);
+                } else {
+                    acc[c] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc[c]);
                 }
+                if (agora_has_offsets(type)) summs[c] = fmaf(m, cols[c].s[b0 + j], summs[c]);
             }
         }
     }
-    float summs[4][4];
-    for (int i = 0; i < R; i++)
-        for (int c = 0; c < C; c++) summs[i][c] = 0.0f;
-    if (agora_has_offsets(type)) {
-        for (int b = 0; b < nb; b++) {
-            for (int i = 0; i < R; i++) {
-                const float m = _cvtsh_ss(rows[i].m[b]);
-                for (int c = 0; c < C; c++) summs[i][c] = fmaf(m, cols[c].s[b], summs[i][c]);
-            }
-        }
-    }
-    for (int i = 0; i < R; i++) {
-        for (int c = 0; c < C; c++) {
-            float lanes[8];
-            _mm256_storeu_ps(lanes, acc[i][c]);
-            float result = agora_lanes_reduce(lanes);
-            if (agora_has_offsets(type)) result = result + summs[i][c];
-            if (type == AGORA_WEIGHT_Q4_0) result = single[i][c];
-            out[(size_t)c * out_stride + r0 + i] = result;
-        }
+    for (int c = 0; c < C; c++) {
+        float lanes[8];
+        _mm256_storeu_ps(lanes, acc[c]);
+        float result = agora_lanes_reduce(lanes);
+        if (agora_has_offsets(type)) result = result + summs[c];
+        if (type == AGORA_WEIGHT_Q4_0) result = single[c];
+        out[(size_t)c * out_stride + r] = result;
     }
 }
 
@@ -160,6 +148,65 @@ static inline __attribute__((always_inline)) float row_dot(agora_weight_type typ
     return agora_has_offsets(type) ? result + summs : result;
 }
 
+/// Two rows against one column, their two FMA chains interleaved block by block: decode is bound by the
+/// latency of one row's chain, and a second independent chain fills it. Each row's result is exactly
+/// row_dot's.
+static inline __attribute__((always_inline)) void row_dot_pair(agora_weight_type type, const agora_wrow *row0,
+                                                               const agora_wrow *row1, const agora_acol *col, int nb,
+                                                               float *out0, float *out1) {
+    if (type == AGORA_WEIGHT_Q4_0) {
+        float acc0 = 0.0f, acc1 = 0.0f;
+        for (int b = 0; b < nb; b++) {
+            const __m256i a = _mm256_loadu_si256((const __m256i *)(col->qs + b * AGORA_QK));
+            const __m256i w0 = load_weights(type, row0, b);
+            const __m256i w1 = load_weights(type, row1, b);
+            const __m256i p0 = AGORA_DOT_U8S8(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(a, w0));
+            const __m256i p1 = AGORA_DOT_U8S8(_mm256_sign_epi8(w1, w1), _mm256_sign_epi8(a, w1));
+            acc0 = fmaf(_cvtsh_ss(row0->d[b]) * col->d[b], (float)hsum_i32(p0), acc0);
+            acc1 = fmaf(_cvtsh_ss(row1->d[b]) * col->d[b], (float)hsum_i32(p1), acc1);
+        }
+        *out0 = acc0;
+        *out1 = acc1;
+        return;
+    }
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    float summs0 = 0.0f, summs1 = 0.0f;
+    for (int b0 = 0; b0 < nb; b0 += 8) {
+        const int n = nb - b0 < 8 ? nb - b0 : 8;
+        const __m256 da = load_f8(col->d + b0, n, lane_mask(n));
+        const __m256 dd0 = _mm256_mul_ps(load_h8(row0->d + b0, n), da);
+        const __m256 dd1 = _mm256_mul_ps(load_h8(row1->d + b0, n), da);
+        if (n == 8) {
+            for (int j = 0; j < 8; j++) {  // unrolled
+                acc0 = block_fma(type, row0, col, b0 + j, dd0, j, acc0);
+                acc1 = block_fma(type, row1, col, b0 + j, dd1, j, acc1);
+            }
+        } else {
+            for (int j = 0; j < n; j++) {
+                acc0 = block_fma(type, row0, col, b0 + j, dd0, j, acc0);
+                acc1 = block_fma(type, row1, col, b0 + j, dd1, j, acc1);
+            }
+        }
+        if (agora_has_offsets(type)) {
+            float m0[8], m1[8], sa[8];
+            _mm256_storeu_ps(m0, load_h8(row0->m + b0, n));
+            _mm256_storeu_ps(m1, load_h8(row1->m + b0, n));
+            _mm256_storeu_ps(sa, load_f8(col->s + b0, n, lane_mask(n)));
+            for (int j = 0; j < n; j++) {
+                summs0 = fmaf(m0[j], sa[j], summs0);
+                summs1 = fmaf(m1[j], sa[j], summs1);
+            }
+        }
+    }
+    float lanes0[8], lanes1[8];
+    _mm256_storeu_ps(lanes0, acc0);
+    _mm256_storeu_ps(lanes1, acc1);
+    const float result0 = agora_lanes_reduce(lanes0);
+    const float result1 = agora_lanes_reduce(lanes1);
+    *out0 = agora_has_offsets(type) ? result0 + summs0 : result0;
+    *out1 = agora_has_offsets(type) ? result1 + summs1 : result1;
+}
+
 static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type type, const void *w, int k, int r0,
                                                                int r1, const void *act, int ncols, float *out,
                                                                size_t out_stride) {
@@ -172,13 +219,19 @@ static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type
         for (int c = 0; c < nc; c++) cols[c] = agora_act_col(act, cb, c0 + c, k);
         float *o = out + (size_t)c0 * out_stride;
         if (nc == 1) {
-            for (int r = r0; r < r1; r++) {
-                const agora_wrow row = agora_weight_row(type, w, rb, r, k);
-                // The row after next: its bytes arrive while this row's chain runs.
-                if (r + 2 < r1) {
+            int r = r0;
+            for (; r + 1 < r1; r += 2) {
+                const agora_wrow row0 = agora_weight_row(type, w, rb, r, k);
+                const agora_wrow row1 = agora_weight_row(type, w, rb, r + 1, k);
+                // The next pair: its bytes arrive while this pair's chains run.
+                if (r + 3 < r1) {
                     const char *next = (const char *)w + (size_t)(r + 2) * rb;
-                    for (size_t off = 0; off < rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
+                    for (size_t off = 0; off < 2 * rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
                 }
+                row_dot_pair(type, &row0, &row1, &cols[0], nb, &o[r], &o[r + 1]);
+            }
+            if (r < r1) {
+                const agora_wrow row = agora_weight_row(type, w, rb, r, k);
                 o[r] = row_dot(type, &row, &cols[0], nb);
             }
             continue;
@@ -190,9 +243,9 @@ static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type
                 for (size_t off = 0; off < rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
             }
             switch (nc) {
-            case 4: tile(type, &row, 1, cols, 4, nb, o, out_stride, r); break;
-            case 3: tile(type, &row, 1, cols, 3, nb, o, out_stride, r); break;
-            default: tile(type, &row, 1, cols, 2, nb, o, out_stride, r); break;
+            case 4: tile(type, &row, cols, 4, nb, o, out_stride, r); break;
+            case 3: tile(type, &row, cols, 3, nb, o, out_stride, r); break;
+            default: tile(type, &row, cols, 2, nb, o, out_stride, r); break;
             }
         }
     }
