@@ -227,6 +227,8 @@ def main():
                         default=Path.home() / ".cache/agora/models/SmolLM2-135M-Instruct.Q4_1.gguf")
     parser.add_argument("--quant-dir", type=Path, default=None, help="where requantized models go")
     parser.add_argument("--out", type=Path, default=REPO / "Tests/Fixtures")
+    parser.add_argument("--only", nargs="*", help="record only these generation fixtures (e.g. Q2_K "
+                        "Q2_K.llama-quantize); the tokenizer fixture is then left alone")
     args = parser.parse_args()
 
     build = args.llama_build.resolve()
@@ -239,8 +241,8 @@ def main():
         work = Path(tmp)
         exe = build_dumper(build, work)
 
-        texts = tokenizer_strings()
-        ids = tokenize_all(exe, model, texts, work)
+        texts = tokenizer_strings() if not args.only else []
+        ids = tokenize_all(exe, model, texts, work) if texts else []
         fixture = {
             "description": "llama.cpp token ids for varied strings, tokenized without BOS and with special-token "
                            "parsing (llama_tokenize add_special=false, parse_special=true)",
@@ -251,7 +253,8 @@ def main():
             "parse_special": True,
             "cases": [{"text": t, "ids": i} for t, i in zip(texts, ids)],
         }
-        write_json(args.out / "tokenizer_smollm2.json", fixture)
+        if texts:
+            write_json(args.out / "tokenizer_smollm2.json", fixture)
 
         conversations = generation_conversations()
         prompt_texts = [chatml(c) for c in conversations]
@@ -266,18 +269,23 @@ def main():
             models[quant] = target
         # Q4_K_M and Q5_K_M mixes by Agora's own gguf-based requantizer, which CI can run, and llama-quantize's
         # own files (its K-quant encoder), checked where they exist (not in CI).
-        for mix in ["Q4_K_M", "Q5_K_M", "Q6_K"]:
+        for mix in ["Q4_K_M", "Q5_K_M", "Q6_K", "Q2_K", "Q3_K"]:
             target = quant_dir / model.name.replace("Q4_1", mix)
             if not target.exists():
                 subprocess.run([sys.executable, str(REPO / "Scripts/requantize.py"), str(model), mix, str(target)],
                                check=True)
             models[mix] = target
             target = quant_dir / model.name.replace("Q4_1", f"{mix}.llama-quantize")
+            # llama-quantize's own Q2_K / Q3_K mixes hold no Q2_K / Q3_K tensor at this model's widths, so
+            # those two are its --pure files (what Scripts/requantize.py mirrors).
+            pure = ["--pure", "--token-embedding-type", "q8_0"] if mix in ("Q2_K", "Q3_K") else []
             if not target.exists():
-                subprocess.run([str(build / "bin/llama-quantize"), "--allow-requantize", str(model), str(target),
-                                mix, "1"], check=True, capture_output=True)
+                subprocess.run([str(build / "bin/llama-quantize"), "--allow-requantize", *pure, str(model),
+                                str(target), mix, "1"], check=True, capture_output=True)
             models[f"{mix}.llama-quantize"] = target
         for quant, path in models.items():
+            if args.only and quant not in args.only:
+                continue
             results = generate_all(exe, path, prompt_ids, work)
             fixture = {
                 "description": f"llama.cpp greedy generations of {path.name}: prompt ids, up to "
@@ -290,7 +298,9 @@ def main():
                              "prompt_batch": "whole prompt in one llama_decode, one token per ubatch (n_ubatch 1)",
                              "sampling": "argmax, ties to lower id",
                              "requantized_with": None if quant == "Q4_1" else
-                             f"Scripts/requantize.py IN {quant} OUT" if quant in ("Q4_K_M", "Q5_K_M", "Q6_K") else
+                             f"Scripts/requantize.py IN {quant} OUT" if quant in ("Q4_K_M", "Q5_K_M", "Q6_K", "Q2_K", "Q3_K") else
+                             f"llama-quantize --allow-requantize --pure --token-embedding-type q8_0 IN OUT "
+                             f"{quant.split('.')[0]} 1" if quant in ("Q2_K.llama-quantize", "Q3_K.llama-quantize") else
                              f"llama-quantize --allow-requantize IN OUT {quant.split('.')[0]} 1"
                              if quant.endswith(".llama-quantize") else
                              f"llama-quantize --allow-requantize --pure --token-embedding-type q8_0 IN OUT {quant} 1"},

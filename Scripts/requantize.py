@@ -15,9 +15,10 @@ scales, not llama-quantize's search): the file is a valid Q4_K_M file, not byte-
 and the llama.cpp fixture for it is recorded on this exact file (its SHA-256 is in the fixture). Q5_K_M is the
 same with Q5_K for Q4_K and Q5_1 for Q5_0, as llama-quantize picks them for this model. Q6_K makes every
 matrix whose width is a multiple of 256 Q6_K (here the ffn_down matrices) and the others Q8_0, as
-llama-quantize does.
+llama-quantize does; Q2_K and Q3_K do the same with their type and Q4_0 (what `llama-quantize --pure`
+writes; llama-quantize's own Q2_K / Q3_K_M mixes hold no Q2_K / Q3_K tensor for this model's widths).
 
-Usage: python3 Scripts/requantize.py SOURCE.gguf Q8_0|Q4_0|Q6_K|Q4_K_M|Q5_K_M OUT.gguf
+Usage: python3 Scripts/requantize.py SOURCE.gguf Q8_0|Q4_0|Q6_K|Q2_K|Q3_K|Q4_K_M|Q5_K_M OUT.gguf
 """
 import os
 import sys
@@ -28,8 +29,10 @@ from gguf import GGMLQuantizationType as T
 from gguf import GGUFReader, GGUFValueType, GGUFWriter
 from gguf.quants import dequantize, quantize
 
-FILE_TYPES = {"Q8_0": 7, "Q4_0": 2, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
-MIXES = ("Q4_K_M", "Q5_K_M", "Q6_K")
+FILE_TYPES = {"Q8_0": 7, "Q4_0": 2, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18, "Q2_K": 10, "Q3_K": 11}
+MIXES = ("Q4_K_M", "Q5_K_M", "Q6_K", "Q2_K", "Q3_K")
+# The type llama-quantize falls back to where a row cannot hold 256-element superblocks.
+FALLBACK = {"Q6_K": T.Q8_0, "Q2_K": T.Q4_0, "Q3_K": T.Q4_0}
 
 
 def f16(values: np.ndarray) -> np.ndarray:
@@ -114,6 +117,54 @@ def quantize_q5_k(values: np.ndarray) -> np.ndarray:
     return blocks.reshape(values.shape[0], -1)
 
 
+def quantize_q2_k(values: np.ndarray) -> np.ndarray:
+    """Q2_K blocks (ggml's block_q2_K: 16 bytes of 4-bit scales and mins, qs[64], f16 d, f16 dmin)."""
+    groups = values.reshape(-1, 256).astype(np.float32).reshape(-1, 16, 16)
+    low = np.minimum(groups.min(axis=2), 0)
+    scale = (groups.max(axis=2) - low) / 3
+    minimum = -low
+    d, dmin = f16(scale.max(axis=1) / 15), f16(minimum.max(axis=1) / 15)
+    d32, dmin32 = d.astype(np.float32), dmin.astype(np.float32)
+    sc = np.clip(round_half_even(scale / np.where(d32 == 0, 1, d32)[:, None]), 0, 15).astype(np.uint8)
+    mn = np.clip(round_half_even(minimum / np.where(dmin32 == 0, 1, dmin32)[:, None]), 0, 15).astype(np.uint8)
+    step = d32[:, None] * sc.astype(np.float32)
+    offset = dmin32[:, None] * mn.astype(np.float32)
+    safe = np.where(step == 0, 1, step)
+    q = np.where(step[:, :, None] == 0, 0, np.clip(round_half_even((groups + offset[:, :, None]) / safe[:, :, None]), 0, 3))
+    q = q.astype(np.uint8).reshape(-1, 2, 4, 32)  # element 128h + 32p + t -> [block][h][p][t]
+    qs = (q[:, :, 0] | (q[:, :, 1] << 2) | (q[:, :, 2] << 4) | (q[:, :, 3] << 6)).reshape(-1, 64)
+    blocks = np.concatenate(
+        [sc | (mn << 4), qs, d.reshape(-1, 1).view(np.uint8), dmin.reshape(-1, 1).view(np.uint8)], axis=1)
+    return blocks.reshape(values.shape[0], -1)
+
+
+def quantize_q3_k(values: np.ndarray) -> np.ndarray:
+    """Q3_K blocks (ggml's block_q3_K: hmask[32], qs[64], 12 bytes of 6-bit scales biased by 32, f16 d)."""
+    groups = values.reshape(-1, 256).astype(np.float32).reshape(-1, 16, 16)
+    group_scale = np.abs(groups).max(axis=2) / 4
+    d = f16(group_scale.max(axis=1) / 31)
+    d32 = d.astype(np.float32)
+    sc = np.clip(round_half_even(group_scale / np.where(d32 == 0, 1, d32)[:, None]), 0, 31).astype(np.int32)
+    step = d32[:, None] * sc.astype(np.float32)
+    safe = np.where(step == 0, 1, step)
+    q = np.where(step[:, :, None] == 0, 0, np.clip(round_half_even(groups / safe[:, :, None]), -4, 3)).astype(np.int32)
+    stored = (q + 4).astype(np.uint8).reshape(-1, 2, 4, 32)  # [block][h][p][t]
+    low, high = stored & 3, stored >> 2
+    qs = (low[:, :, 0] | (low[:, :, 1] << 2) | (low[:, :, 2] << 4) | (low[:, :, 3] << 6)).reshape(-1, 64)
+    hmask = np.zeros((stored.shape[0], 32), np.uint8)
+    for h in range(2):
+        for p in range(4):
+            hmask |= high[:, h, p] << (4 * h + p)
+    biased = (sc + 32).astype(np.uint8)  # 6 bits per group
+    packed = np.zeros((biased.shape[0], 12), np.uint8)
+    packed[:, 0:8] = (biased[:, 0:8] & 15) | ((biased[:, 8:16] & 15) << 4)
+    for i in range(4):
+        packed[:, 8 + i] = ((biased[:, i] >> 4) | ((biased[:, i + 4] >> 4) << 2) | ((biased[:, i + 8] >> 4) << 4)
+                            | ((biased[:, i + 12] >> 4) << 6))
+    blocks = np.concatenate([hmask, qs, packed, d.reshape(-1, 1).view(np.uint8)], axis=1)
+    return blocks.reshape(values.shape[0], -1)
+
+
 def more_bits(layer: int, layers: int) -> bool:
     """llama-quantize's use_more_bits: the first and last eighth of the layers and every third between."""
     return layer < layers // 8 or layer >= 7 * layers // 8 or (layer - layers // 8) % 3 == 2
@@ -121,8 +172,8 @@ def more_bits(layer: int, layers: int) -> bool:
 
 def k_mix_type(name: str, layers: int, mix: str, width: int) -> T:
     """llama-quantize's types for Q4_K_M, Q5_K_M or Q6_K on this model's tensors."""
-    if mix == "Q6_K":
-        return T.Q6_K if width % 256 == 0 else T.Q8_0
+    if mix in FALLBACK:
+        return T[mix] if width % 256 == 0 else FALLBACK[mix]
     five_bits = mix == "Q5_K_M"
     layer = int(name.split(".")[1]) if name.startswith("blk.") else -1
     base, fallback = (T.Q5_K, T.Q5_1) if five_bits else (T.Q4_K, T.Q5_0)
@@ -136,6 +187,10 @@ def k_mix_type(name: str, layers: int, mix: str, width: int) -> T:
 def encode(values: np.ndarray, kind: T) -> np.ndarray:
     if kind == T.Q6_K:
         return quantize_q6_k(values)
+    if kind == T.Q2_K:
+        return quantize_q2_k(values)
+    if kind == T.Q3_K:
+        return quantize_q3_k(values)
     if kind == T.Q4_K:
         return quantize_q4_k(values)
     if kind == T.Q5_K:

@@ -62,15 +62,14 @@ uint16_t agora_f32_to_f16(float f) {
 }
 
 int agora_weight_is_kquant(agora_weight_type type) {
-    return type == AGORA_WEIGHT_Q4_K || type == AGORA_WEIGHT_Q5_K || type == AGORA_WEIGHT_Q6_K;
+    return type == AGORA_WEIGHT_Q2_K || type == AGORA_WEIGHT_Q3_K || type == AGORA_WEIGHT_Q4_K || type == AGORA_WEIGHT_Q5_K ||
+           type == AGORA_WEIGHT_Q6_K;
 }
 
 size_t agora_row_bytes(agora_weight_type type, int k) {
+    if (agora_weight_is_kquant(type)) return agora_kquant_row_bytes(type, k);
     const size_t nb = (size_t)k / AGORA_QK;
     switch (type) {
-    case AGORA_WEIGHT_Q4_K:
-    case AGORA_WEIGHT_Q6_K:
-        return agora_kquant_row_bytes(type, k);
     case AGORA_WEIGHT_Q4_0:
         return round_up64(nb * 16 + nb * 2);
     case AGORA_WEIGHT_Q4_1:
@@ -80,10 +79,9 @@ size_t agora_row_bytes(agora_weight_type type, int k) {
         return round_up64(nb * 32 + nb * 2);
     case AGORA_WEIGHT_Q5_1:
         return round_up64(nb * 32 + nb * 4);
-    case AGORA_WEIGHT_Q5_K:
-        return agora_kquant_row_bytes(type, k);
+    default:
+        return 0;
     }
-    return 0;
 }
 
 static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
@@ -149,6 +147,8 @@ void agora_repack_rows(agora_weight_type type, const void *src, void *dst, int r
         case AGORA_WEIGHT_Q4_K:
         case AGORA_WEIGHT_Q5_K:
         case AGORA_WEIGHT_Q6_K:
+        case AGORA_WEIGHT_Q2_K:
+        case AGORA_WEIGHT_Q3_K:
             break;
         case AGORA_WEIGHT_Q8_0: {  // ggml block: f16 d, 32 int8
             uint16_t *d = (uint16_t *)(row + (size_t)nb * 32);

@@ -1,4 +1,10 @@
-// K-quants (Q4_K, Q6_K) against Q8_K activations, in llama.cpp's order on x86 (AVX2 builds):
+// K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) against Q8_K activations, in llama.cpp's order on x86 (AVX2 builds):
+//   Q2_K, Q3_K: ggml_vec_dot_q2_K_q8_K / ggml_vec_dot_q3_K_q8_K: element e = 128h + 32p + t of a superblock
+//         (h < 2, p < 4, t < 32) is bits 2p..2p+1 of qs[32h + t] (Q3_K: minus 4 where bit 4h + p of
+//         hmask[t] is clear), in lane t / 4 and 16-element group e / 16; per superblock
+//         Q2_K: acc[l] = fma(-d8 * dmin, (float)(min[2l] * bsum[2l] + min[2l+1] * bsum[2l+1]), acc[l]), then
+//         acc[l] = fma(d8 * d, (float)lane[l], acc[l]) with lane[l] the sum of scale x q x q8 over its elements;
+//         Q3_K: only the second step (its six-bit scales are biased by 32); result = hsum_float_8(acc).
 //   Q6_K: ggml_vec_dot_q6_K_q8_K: per superblock, eight int32 lanes (lane l: bytes 4l..4l+3 of every
 //         32-byte chunk, times the 16-element group's scale, minus 32 x the scaled q8 sums of groups 2l and
 //         2l+1), acc[l] = fma(d8 * d6, (float)lane[l], acc[l]); result = hsum_float_8(acc).
@@ -26,6 +32,8 @@ static size_t round_up64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 size_t agora_kquant_block_bytes(agora_weight_type type) {
     switch (type) {
+    case AGORA_WEIGHT_Q2_K: return 84;
+    case AGORA_WEIGHT_Q3_K: return 110;
     case AGORA_WEIGHT_Q4_K: return 144;
     case AGORA_WEIGHT_Q5_K: return 176;
     case AGORA_WEIGHT_Q6_K: return 210;
@@ -58,6 +66,58 @@ static void scale_min_k4(int j, const uint8_t *q, int *d, int *m) {
     }
 }
 
+/// Q3_K's sixteen six-bit group scales (12 packed bytes), unbiased (-32..31), as ggml unpacks them.
+static void q3_scales(const uint8_t *packed, int out[16]) {
+    uint8_t s[16];
+    for (int g = 0; g < 16; g++) {
+        const int low = g < 8 ? packed[g % 8] & 0xF : packed[g % 8] >> 4;
+        const int high = (packed[8 + g % 4] >> (2 * (g / 4))) & 3;
+        s[g] = (uint8_t)(low | (high << 4));
+        out[g] = (int)s[g] - 32;
+    }
+}
+
+/// Q2_K / Q3_K element e of a block as a signed integer (Q2_K 0..3, Q3_K -4..3).
+static inline int q23_value(int three, const uint8_t *block, int e) {
+    const int h = e / 128, p = (e % 128) / 32, t = e % 32;
+    const uint8_t *qs = block + (three ? 32 : 16);
+    int q = (qs[32 * h + t] >> (2 * p)) & 3;
+    if (three && !((block[t] >> (4 * h + p)) & 1)) q -= 4;
+    return q;
+}
+
+/// One row's Q2_K / Q3_K product in llama.cpp's order (see the top of the file): the scalar path and the
+/// definition the AVX2 versions must match.
+static float q23_dot(int three, const uint8_t *w, const uint8_t *a, int nb) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const size_t bb = three ? 110 : 84;
+    for (int i = 0; i < nb; i++, w += bb, a += 292) {
+        float d8;
+        memcpy(&d8, a, 4);
+        const int8_t *q8 = (const int8_t *)(a + 4);
+        int16_t bsums[16];
+        memcpy(bsums, a + 260, sizeof bsums);
+        int scale[16];
+        if (three) {
+            q3_scales(w + 96, scale);
+        } else {
+            for (int g = 0; g < 16; g++) scale[g] = w[g] & 0xF;
+        }
+        int32_t lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int e = 0; e < QK_K; e++) lane[(e % 32) / 4] += scale[e / 16] * q23_value(three, w, e) * q8[e];
+        if (!three) {
+            const float dmin = -d8 * agora_f16_to_f32(load_u16(w + 82));
+            for (int l = 0; l < 8; l++) {
+                const int32_t mins = (w[2 * l] >> 4) * bsums[2 * l] + (w[2 * l + 1] >> 4) * bsums[2 * l + 1];
+                acc[l] = fmaf(dmin, (float)mins, acc[l]);
+            }
+        }
+        const float d = d8 * agora_f16_to_f32(load_u16(w + (three ? 108 : 80)));
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(d, (float)lane[l], acc[l]);
+    }
+    return agora_lanes_reduce(acc);
+}
+
 /// Q6_K element e (0..255) of a block, unsigned 0..63 (the value is this minus 32).
 static int q6_value(const uint8_t *ql, const uint8_t *qh, int e) {
     const int half = e / 128, r = e % 128, part = r / 32, l = r % 32;
@@ -71,7 +131,21 @@ void agora_kquant_dequantize_row(agora_weight_type type, const void *rowp, float
     const size_t bb = agora_kquant_block_bytes(type);
     for (int i = 0; i < k / QK_K; i++, b += bb) {
         float *y = out + (size_t)i * QK_K;
-        if (type == AGORA_WEIGHT_Q5_K) {
+        if (type == AGORA_WEIGHT_Q2_K || type == AGORA_WEIGHT_Q3_K) {
+            const int three = type == AGORA_WEIGHT_Q3_K;
+            const float d = agora_f16_to_f32(load_u16(b + (three ? 108 : 80)));
+            int scale[16];
+            if (three) q3_scales(b + 96, scale);
+            for (int e = 0; e < QK_K; e++) {
+                const int g = e / 16;
+                if (three) {
+                    y[e] = d * (float)scale[g] * (float)q23_value(1, b, e);
+                } else {
+                    const float dl = d * (float)(b[g] & 0xF), ml = agora_f16_to_f32(load_u16(b + 82)) * (float)(b[g] >> 4);
+                    y[e] = dl * (float)q23_value(0, b, e) - ml;
+                }
+            }
+        } else if (type == AGORA_WEIGHT_Q5_K) {
             const float d = agora_f16_to_f32(load_u16(b)), dmin = agora_f16_to_f32(load_u16(b + 2));
             const uint8_t *scales = b + 4, *qh = b + 16, *q = b + 48;
             for (int j = 0; j < 4; j++) {
@@ -250,7 +324,8 @@ void agora_quantize_act_k(const float *x, size_t x_stride, int ncols, int k, voi
                 const uint8_t *col = (const uint8_t *)act + (size_t)c * cb;                                     \
                 out[(size_t)c * out_stride + r] = type == AGORA_WEIGHT_Q6_K   ? NAME##_q6(row, col, nb)         \
                                                   : type == AGORA_WEIGHT_Q5_K ? NAME##_q5(row, col, nb)         \
-                                                                              : NAME##_q4(row, col, nb);        \
+                                                  : type == AGORA_WEIGHT_Q4_K ? NAME##_q4(row, col, nb)         \
+                                                  : q23_dot(type == AGORA_WEIGHT_Q3_K, row, col, nb);           \
             }                                                                                                   \
         }                                                                                                       \
     }
@@ -389,6 +464,71 @@ static float q5_avx2(const uint8_t *w, const uint8_t *a, int nb) {
     return agora_lanes_reduce(lanes) + summs;
 }
 
+/// Q2_K: llama.cpp's AVX2 lanes (see the top of the file); the integer work sixteen products at a time.
+static float q2_avx2(const uint8_t *w, const uint8_t *a, int nb) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++, w += 84, a += 292) {
+        float d8;
+        memcpy(&d8, a, 4);
+        const int8_t *q8 = (const int8_t *)(a + 4);
+        const float d = d8 * _cvtsh_ss(load_u16(w + 80));
+        const float dmin = -d8 * _cvtsh_ss(load_u16(w + 82));
+        const __m128i packed = _mm_loadu_si128((const __m128i *)w);
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(15)));
+        const __m256i prod = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)(a + 260)));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dmin), _mm256_cvtepi32_ps(prod), acc);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(w + 16 + 32 * h));
+            for (int p = 0; p < 4; p++) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * p), m3);
+                const __m256i a8 = _mm256_loadu_si256((const __m256i *)(q8 + 128 * h + 32 * p));
+                const int g = 8 * h + 2 * p;
+                const __m256i scale = scale_pair(w[g] & 15, w[g + 1] & 15);
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale, _mm256_maddubs_epi16(q, a8)));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc);
+    return agora_lanes_reduce(lanes);
+}
+
+/// Q3_K: the stored value is low2 + 4 x high bit, the weight that minus 4, so each 16-bit pair sum is
+/// maddubs(stored, q8) - maddubs(4, q8) (exact: no product overflows).
+static float q3_avx2(const uint8_t *w, const uint8_t *a, int nb) {
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++, w += 110, a += 292) {
+        float d8;
+        memcpy(&d8, a, 4);
+        const int8_t *q8 = (const int8_t *)(a + 4);
+        const float d = d8 * _cvtsh_ss(load_u16(w + 108));
+        int sc[16];
+        q3_scales(w + 96, sc);
+        const __m256i hbits = _mm256_loadu_si256((const __m256i *)w);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(w + 32 + 32 * h));
+            for (int p = 0; p < 4; p++) {
+                const __m256i low = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * p), m3);
+                const __m256i high = _mm256_and_si256(_mm256_srli_epi16(hbits, 4 * h + p), one);
+                const __m256i stored = _mm256_or_si256(low, _mm256_slli_epi16(high, 2));
+                const __m256i a8 = _mm256_loadu_si256((const __m256i *)(q8 + 128 * h + 32 * p));
+                const __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(stored, a8), _mm256_maddubs_epi16(four, a8));
+                const int g = 8 * h + 2 * p;
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale_pair(sc[g], sc[g + 1]), p16));
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc);
+    return agora_lanes_reduce(lanes);
+}
+
 static void kquant_rows_avx2(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act, int ncols,
                              float *out, size_t out_stride) {
     const int nb = k / QK_K;
@@ -402,7 +542,9 @@ static void kquant_rows_avx2(agora_weight_type type, const void *w, int k, int r
             const uint8_t *col = (const uint8_t *)act + (size_t)c * cb;
             out[(size_t)c * out_stride + r] = type == AGORA_WEIGHT_Q6_K   ? q6_avx2(row, col, nb)
                                               : type == AGORA_WEIGHT_Q5_K ? q5_avx2(row, col, nb)
-                                                                          : q4_avx2(row, col, nb);
+                                              : type == AGORA_WEIGHT_Q4_K ? q4_avx2(row, col, nb)
+                                              : type == AGORA_WEIGHT_Q3_K ? q3_avx2(row, col, nb)
+                                                                          : q2_avx2(row, col, nb);
         }
     }
 }

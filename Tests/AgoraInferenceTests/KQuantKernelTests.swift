@@ -4,7 +4,7 @@ import Testing
 
 @testable import AgoraInference
 
-/// Q4_K and Q6_K (ggml blocks against Q8_K activations) and Q5_0 (stored as Q8_0).
+/// Q2_K, Q3_K, Q4_K, Q5_K and Q6_K (ggml blocks against Q8_K activations), Q5_1, and Q5_0 (stored as Q8_0).
 @Suite("K-quant kernels")
 struct KQuantKernelTests {
     /// Random ggml blocks with finite, moderate f16 scales.
@@ -25,6 +25,10 @@ struct KQuantKernelTests {
                 half(base)
                 half(base + 2)
             case .q6_K: half(base + 208)
+            case .q2_K:
+                half(base + 80)
+                half(base + 82)
+            case .q3_K: half(base + 108)
             default: half(base)
             }
         }
@@ -48,7 +52,9 @@ struct KQuantKernelTests {
         return (0..<(k * columns)).map { _ in Float(Int64(random.next() % 20001) - 10000) / 3000 }
     }
 
-    @Test("paths agree bit for bit and match a double-precision product", arguments: [GGMLType.q4_K, .q5_K, .q6_K])
+    @Test(
+        "paths agree bit for bit and match a double-precision product",
+        arguments: [GGMLType.q2_K, .q3_K, .q4_K, .q5_K, .q6_K])
     func kquantProducts(type: GGMLType) {
         let rows = 11
         let k = 512

@@ -33,7 +33,7 @@ struct LlamaCppFixtureTests {
     }
 
     /// The fixture's model next to the default model in the store. The Q4_0 / Q8_0 requantizations (tensor
-    /// for tensor what `llama-quantize` writes) and the Q4_K_M / Q5_K_M / Q6_K mixes are made by `.ci/run` with
+    /// for tensor what `llama-quantize` writes) and the Q4_K_M / Q5_K_M / Q6_K / Q2_K / Q3_K mixes are made by `.ci/run` with
     /// `Scripts/requantize.py` (the `gguf` package); llama-quantize's own K-quant files are checked where they
     /// exist (`Scripts/make_fixtures.py` makes them next to the default model; CI has no llama.cpp build).
     static func modelURL(for fixture: String) -> URL? {
@@ -46,8 +46,10 @@ struct LlamaCppFixtureTests {
 
     static let fixtures = [
         "generation_q4_1.json", "generation_q4_0.json", "generation_q8_0.json", "generation_q4_k_m.json",
-        "generation_q5_k_m.json", "generation_q6_k.json", "generation_q4_k_m_llama_quantize.json",
-        "generation_q5_k_m_llama_quantize.json", "generation_q6_k_llama_quantize.json",
+        "generation_q5_k_m.json", "generation_q6_k.json", "generation_q2_k.json", "generation_q3_k.json",
+        "generation_q4_k_m_llama_quantize.json", "generation_q5_k_m_llama_quantize.json",
+        "generation_q6_k_llama_quantize.json", "generation_q2_k_llama_quantize.json",
+        "generation_q3_k_llama_quantize.json",
     ]
 
     @Test(

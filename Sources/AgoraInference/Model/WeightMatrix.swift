@@ -34,7 +34,7 @@ final class WeightMatrix: @unchecked Sendable {
         self.rows = rows
         self.columns = columns
         switch first.type {
-        case .q4_0, .q4_1, .q8_0, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K:
+        case .q4_0, .q4_1, .q8_0, .q5_0, .q5_1, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K:
             let block = first.type.blockSize
             guard columns % block == 0 else {
                 throw .invalidShape(name: first.name, reason: "row length \(columns) is not a multiple of \(block)")

@@ -52,6 +52,8 @@ typedef enum {
     AGORA_WEIGHT_Q5_0 = 6,  // accepted by agora_repack_rows only: stored and computed as Q8_0 (see below)
     AGORA_WEIGHT_Q5_1 = 7,  // stored as unsigned bytes 0..31 with d and m, computed as Q4_1 is
     AGORA_WEIGHT_Q8_0 = 8,
+    AGORA_WEIGHT_Q2_K = 10,
+    AGORA_WEIGHT_Q3_K = 11,
     AGORA_WEIGHT_Q4_K = 12,
     AGORA_WEIGHT_Q5_K = 13,
     AGORA_WEIGHT_Q6_K = 14,
