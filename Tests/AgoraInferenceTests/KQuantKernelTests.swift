@@ -58,7 +58,8 @@ struct KQuantKernelTests {
     func kquantProducts(type: GGMLType) {
         let rows = 11
         let k = 512
-        let columns = 3
+        // Six columns: one group of four (decoded once, used four times) and two single ones.
+        let columns = 6
         let raw = Self.randomBlocks(type, rows: rows, k: k, seed: UInt64(type.rawValue))
         let (weights, kernelType) = Self.repack(raw, type, rows: rows, k: k)
         defer { weights.deallocate() }
