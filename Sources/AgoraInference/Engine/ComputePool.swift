@@ -35,23 +35,6 @@ final class ComputePool: @unchecked Sendable {
         }
     }
 
-    /// Runs `body(i)` for every i in 0..<count, spread over the threads (i, i + threads, …); inline when there
-    /// are fewer than `parallelMinimum` items, where waking the workers would cost more than it saves (decode's
-    /// single token). Each i must write only its own memory; results do not depend on the spread.
-    func forEach(_ count: Int, parallelMinimum: Int = 4, _ body: (Int) -> Void) {
-        guard threadCount > 1, count >= parallelMinimum else {
-            for i in 0..<count { body(i) }
-            return
-        }
-        run { ith, nth in
-            var i = ith
-            while i < count {
-                body(i)
-                i += nth
-            }
-        }
-    }
-
     /// `out[c * outStride + r] = row r of matrix · column c` for quantized matrices and activations.
     func matmul(
         path: KernelPath, _ type: agora_weight_type, weights: UnsafeRawPointer, rows: Int, k: Int,

@@ -94,8 +94,7 @@ public final class LlamaState: @unchecked Sendable {
 
         for (l, layer) in weights.layers.enumerated() {
             // Attention block.
-            // Per-token work runs on the pool for a prompt (one token per task) and inline for decode.
-            pool.forEach(n) { t in
+            for t in 0..<n {
                 VectorMath.rmsNorm(
                     x + t * d, weight: layer.attentionNorm.pointer, out: normed + t * d, count: d, epsilon: epsilon)
             }
@@ -106,12 +105,14 @@ public final class LlamaState: @unchecked Sendable {
             profile?.lap(.matrixProducts)
             let keys = cache.keys(layer: l)
             let values = cache.values(layer: l)
-            let bias = layer.qkvBias?.pointer
-            pool.forEach(n) { t in
-                let row = qkv + t * qkvRows
-                if let bias {
+            if let bias = layer.qkvBias?.pointer {
+                for t in 0..<n {
+                    let row = qkv + t * qkvRows
                     for i in 0..<qkvRows { row[i] = row[i] + bias[i] }
                 }
+            }
+            for t in 0..<n {
+                let row = qkv + t * qkvRows
                 model.rotary.apply(row, heads: heads, headDim: headDim, position: p0 + t)
                 model.rotary.apply(row + qRows, heads: kvHeads, headDim: headDim, position: p0 + t)
                 (keys + (p0 + t) * kvWidth).update(from: row + qRows, count: kvWidth)
@@ -124,9 +125,10 @@ public final class LlamaState: @unchecked Sendable {
                 input: s.attention.pointer, inputStride: qRows, count: n, out: projected, outStride: d,
                 scratch: s, pool: pool, path: kernelPath)
             profile?.lap(.matrixProducts)
-            // Feed-forward block (SwiGLU), after the residual.
-            pool.forEach(n) { t in
-                for i in t * d..<(t + 1) * d { x[i] = x[i] + projected[i] }
+            for i in 0..<n * d { x[i] = x[i] + projected[i] }
+
+            // Feed-forward block (SwiGLU).
+            for t in 0..<n {
                 VectorMath.rmsNorm(
                     x + t * d, weight: layer.ffnNorm.pointer, out: normed + t * d, count: d, epsilon: epsilon)
             }
@@ -135,19 +137,16 @@ public final class LlamaState: @unchecked Sendable {
                 input: normed, inputStride: d, count: n, out: gateUp, outStride: 2 * ffn, scratch: s,
                 pool: pool, path: kernelPath)
             profile?.lap(.matrixProducts)
-            let path = kernelPath.cValue
-            pool.forEach(n) { t in
+            for t in 0..<n {
                 let g = gateUp + t * 2 * ffn
-                agora_swiglu_on(path, g, g + ffn, hidden + t * ffn, Int32(ffn))
+                agora_swiglu_on(kernelPath.cValue, g, g + ffn, hidden + t * ffn, Int32(ffn))
             }
             profile?.lap(.elementwise)
             layer.down.apply(
                 input: hidden, inputStride: ffn, count: n, out: projected, outStride: d, scratch: s,
                 pool: pool, path: kernelPath)
             profile?.lap(.matrixProducts)
-            pool.forEach(n) { t in
-                for i in t * d..<(t + 1) * d { x[i] = x[i] + projected[i] }
-            }
+            for i in 0..<n * d { x[i] = x[i] + projected[i] }
         }
 
         profile?.lap(.elementwise)

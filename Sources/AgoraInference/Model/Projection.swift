@@ -51,20 +51,11 @@ final class Projection: @unchecked Sendable {
         input: UnsafeMutablePointer<Float>, inputStride: Int, count: Int, out: UnsafeMutablePointer<Float>,
         outStride: Int, scratch: ForwardScratch, pool: ComputePool, path: KernelPath
     ) {
-        // One column per task: a prompt's columns are quantized in parallel (each column's bytes are the same
-        // whichever thread writes them).
-        let k = Int32(columns)
         if needsQuantizedInput {
-            let columnBytes = agora_act_bytes(k)
-            pool.forEach(count) { c in
-                agora_quantize_act(input + c * inputStride, inputStride, 1, k, scratch.quantized + c * columnBytes)
-            }
+            agora_quantize_act(input, inputStride, Int32(count), Int32(columns), scratch.quantized)
         }
         if needsSuperblockInput {
-            let columnBytes = agora_act_k_bytes(k)
-            pool.forEach(count) { c in
-                agora_quantize_act_k(input + c * inputStride, inputStride, 1, k, scratch.superblocks + c * columnBytes)
-            }
+            agora_quantize_act_k(input, inputStride, Int32(count), Int32(columns), scratch.superblocks)
         }
         var halvesFormat: agora_float_format?
         var rowOffset = 0
@@ -84,11 +75,9 @@ final class Projection: @unchecked Sendable {
                         out: out + rowOffset, outStride: outStride)
                 } else {
                     if halvesFormat != format {
-                        pool.forEach(count) { c in
-                            agora_float_convert_act(
-                                format, input + c * inputStride, inputStride, 1, k,
-                                scratch.halves + c * scratch.halfStride, scratch.halfStride)
-                        }
+                        agora_float_convert_act(
+                            format, input, inputStride, Int32(count), Int32(columns), scratch.halves, scratch.halfStride
+                        )
                         halvesFormat = format
                     }
                     pool.matmulFloat(
