@@ -350,79 +350,6 @@ static inline __m256i scale_pair(int a, int b) {
     return _mm256_set_m128i(_mm_set1_epi16((short)b), _mm_set1_epi16((short)a));
 }
 
-static float q6_avx2(const uint8_t *w, const uint8_t *a, int nb) {
-    const __m256i m15 = _mm256_set1_epi8(15);
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < nb; i++, w += 210, a += 292) {
-        const uint8_t *ql = w, *qh = w + 128;
-        const int8_t *sc = (const int8_t *)(w + 192);
-        float d8;
-        memcpy(&d8, a, 4);
-        const int8_t *q8 = (const int8_t *)(a + 4);
-        const float d = d8 * _cvtsh_ss(load_u16(w + 208));
-        const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
-        const __m256i q8sums = _mm256_loadu_si256((const __m256i *)(a + 260));
-        const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(q8sums, scales16), 5);
-        __m256i sumi = _mm256_setzero_si256();
-        for (int half = 0; half < 2; half++) {
-            const __m256i b1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half));
-            const __m256i b2 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half + 32));
-            const __m256i bh = _mm256_loadu_si256((const __m256i *)(qh + 32 * half));
-            __m256i q[4];
-            q[0] = _mm256_or_si256(_mm256_and_si256(b1, m15),
-                                   _mm256_slli_epi16(_mm256_and_si256(bh, _mm256_set1_epi8(3)), 4));
-            q[1] = _mm256_or_si256(_mm256_and_si256(b2, m15),
-                                   _mm256_slli_epi16(_mm256_and_si256(bh, _mm256_set1_epi8(12)), 2));
-            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b1, 4), m15),
-                                   _mm256_and_si256(bh, _mm256_set1_epi8(48)));
-            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(b2, 4), m15),
-                                   _mm256_srli_epi16(_mm256_and_si256(bh, _mm256_set1_epi8((char)0xC0)), 2));
-            for (int part = 0; part < 4; part++) {
-                const __m256i y = _mm256_loadu_si256((const __m256i *)(q8 + 128 * half + 32 * part));
-                const __m256i p16 = _mm256_maddubs_epi16(q[part], y);
-                const int g = 8 * half + 2 * part;
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p16, scale_pair(sc[g], sc[g + 1])));
-            }
-        }
-        sumi = _mm256_sub_epi32(sumi, offset);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
-    }
-    float lanes[8];
-    _mm256_storeu_ps(lanes, acc);
-    return agora_lanes_reduce(lanes);
-}
-
-static float q4_avx2(const uint8_t *w, const uint8_t *a, int nb) {
-    const __m256i m15 = _mm256_set1_epi8(15);
-    float acc = 0, accmin = 0;
-    for (int i = 0; i < nb; i++, w += 144, a += 292) {
-        const float d4 = _cvtsh_ss(load_u16(w)), dmin = _cvtsh_ss(load_u16(w + 2));
-        const uint8_t *scales = w + 4, *q = w + 16;
-        float d8;
-        memcpy(&d8, a, 4);
-        const int8_t *q8 = (const int8_t *)(a + 4);
-        int16_t bsums[16];
-        memcpy(bsums, a + 260, sizeof bsums);
-        int sc[8], m[8];
-        for (int g = 0; g < 8; g++) scale_min_k4(g, scales, &sc[g], &m[g]);
-        __m256i sumv = _mm256_setzero_si256();
-        for (int j = 0; j < 4; j++) {
-            const __m256i bytes = _mm256_loadu_si256((const __m256i *)(q + 32 * j));
-            const __m256i lo = _mm256_and_si256(bytes, m15);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m15);
-            const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
-            const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
-            sumv = _mm256_add_epi32(sumv, _mm256_madd_epi16(plo, _mm256_set1_epi16((short)sc[2 * j])));
-            sumv = _mm256_add_epi32(sumv, _mm256_madd_epi16(phi, _mm256_set1_epi16((short)sc[2 * j + 1])));
-        }
-        int32_t imin = 0;
-        for (int g = 0; g < 8; g++) imin += m[g] * (bsums[2 * g] + bsums[2 * g + 1]);
-        acc = fmaf((float)hsum_i32_avx2(sumv), d4 * d8, acc);
-        accmin = fmaf((float)imin, dmin * d8, accmin);
-    }
-    return acc - accmin;
-}
-
 static float q5_avx2(const uint8_t *w, const uint8_t *a, int nb) {
     const __m256i m15 = _mm256_set1_epi8(15);
     __m256 acc = _mm256_setzero_ps();
@@ -464,8 +391,9 @@ static float q5_avx2(const uint8_t *w, const uint8_t *a, int nb) {
     return agora_lanes_reduce(lanes) + summs;
 }
 
-// Several columns against one weight row (prefill): the superblock's weights and scales are decoded once and
-// used for every column; each column's arithmetic is exactly the one-column function's above.
+// Q6_K and Q4_K against up to four columns (prefill takes four at a time, decode one): the superblock's weights
+// and scales are decoded once and used for every column; each column's arithmetic is its own, in the order
+// at the top of the file.
 
 static inline __attribute__((always_inline)) void q6_avx2_cols(const uint8_t *w, const uint8_t *const *cols, int C,
                                                                int nb, float *res) {
@@ -634,24 +562,25 @@ static void kquant_rows_avx2(agora_weight_type type, const void *w, int k, int r
         }
         int c0 = 0;
         if (type == AGORA_WEIGHT_Q4_K || type == AGORA_WEIGHT_Q6_K) {
-            // Four columns at a time; the one to three left over go the one-column way below.
-            for (; c0 + 4 <= ncols; c0 += 4) {
+            // Four columns at a time, then the one to three left over one by one.
+            for (; c0 < ncols; c0 += c0 + 4 <= ncols ? 4 : 1) {
+                const int n = c0 + 4 <= ncols ? 4 : 1;
                 const uint8_t *cols[4];
-                for (int c = 0; c < 4; c++) cols[c] = (const uint8_t *)act + (size_t)(c0 + c) * cb;
+                for (int c = 0; c < n; c++) cols[c] = (const uint8_t *)act + (size_t)(c0 + c) * cb;
                 float res[4];
                 if (type == AGORA_WEIGHT_Q4_K) {
-                    q4_avx2_cols(row, cols, 4, nb, res);
+                    if (n == 4) q4_avx2_cols(row, cols, 4, nb, res);
+                    else q4_avx2_cols(row, cols, 1, nb, res);
                 } else {
-                    q6_avx2_cols(row, cols, 4, nb, res);
+                    if (n == 4) q6_avx2_cols(row, cols, 4, nb, res);
+                    else q6_avx2_cols(row, cols, 1, nb, res);
                 }
-                for (int c = 0; c < 4; c++) out[(size_t)(c0 + c) * out_stride + r] = res[c];
+                for (int c = 0; c < n; c++) out[(size_t)(c0 + c) * out_stride + r] = res[c];
             }
         }
         for (int c = c0; c < ncols; c++) {
             const uint8_t *col = (const uint8_t *)act + (size_t)c * cb;
-            out[(size_t)c * out_stride + r] = type == AGORA_WEIGHT_Q6_K   ? q6_avx2(row, col, nb)
-                                              : type == AGORA_WEIGHT_Q5_K ? q5_avx2(row, col, nb)
-                                              : type == AGORA_WEIGHT_Q4_K ? q4_avx2(row, col, nb)
+            out[(size_t)c * out_stride + r] = type == AGORA_WEIGHT_Q5_K   ? q5_avx2(row, col, nb)
                                               : type == AGORA_WEIGHT_Q3_K ? q3_avx2(row, col, nb)
                                                                           : q2_avx2(row, col, nb);
         }
