@@ -338,12 +338,8 @@ KQ_BODY(kquant_rows_scalar)
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
-static inline int32_t hsum_i32_avx2(__m256i v) {
-    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
-    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
-    return _mm_cvtsi128_si32(x);
-}
+#include "simd_avx2_sums.h"
+
 
 /// Sixteen int16 lanes: the first eight `a`, the last eight `b` (scales of two 16-element groups).
 static inline __m256i scale_pair(int a, int b) {
@@ -447,43 +443,67 @@ static inline __attribute__((always_inline)) void q6_avx2_cols(const uint8_t *w,
     }
 }
 
+/// Q4_K's eight 6-bit scales (bytes 0..7) and mins (bytes 8..15) of one superblock, unpacked from their
+/// 12 packed bytes all at once (ggml's kmask shuffle; the same values as scale_min_k4).
+static inline void q4_scales_mins(const uint8_t *packed, uint8_t out[16]) {
+    uint32_t u[4];
+    memcpy(u, packed, 12);
+    const uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+    u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
+    const uint32_t mins_lo = u[1] & kmask1;
+    u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
+    u[2] = mins_lo;
+    u[0] &= kmask1;
+    memcpy(out, u, 16);
+}
+
+/// Q4_K against C (1 to 4) columns. Each column's isum and imin are exact integers; the four columns'
+/// totals are reduced together and their two chains (acc, accmin) run as the lanes of 4-wide vector FMAs,
+/// lane c being exactly column c's fmaf. Columns past C repeat column 0 and are dropped.
 static inline __attribute__((always_inline)) void q4_avx2_cols(const uint8_t *w, const uint8_t *const *cols, int C,
                                                                int nb, float *res) {
     const __m256i m15 = _mm256_set1_epi8(15);
-    float acc[4] = {0, 0, 0, 0}, accmin[4] = {0, 0, 0, 0};
+    const uint8_t *col[4];
+    for (int c = 0; c < 4; c++) col[c] = cols[c < C ? c : 0];
+    __m128 acc = _mm_setzero_ps(), accmin = _mm_setzero_ps();
     for (int i = 0; i < nb; i++, w += 144) {
         const float d4 = _cvtsh_ss(load_u16(w)), dmin = _cvtsh_ss(load_u16(w + 2));
-        const uint8_t *scales = w + 4, *q = w + 16;
-        int sc[8], m[8];
-        for (int g = 0; g < 8; g++) scale_min_k4(g, scales, &sc[g], &m[g]);
-        __m256i sumv[4];
-        for (int c = 0; c < C; c++) sumv[c] = _mm256_setzero_si256();
+        const uint8_t *q = w + 16;
+        uint8_t sm[16];
+        q4_scales_mins(w + 4, sm);
+        const __m128i mins = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)(sm + 8)));
+        const __m256i min_pairs = _mm256_set_m128i(_mm_unpackhi_epi16(mins, mins), _mm_unpacklo_epi16(mins, mins));
+        __m256i sumv[4], minv[4];
+        for (int c = 0; c < 4; c++) sumv[c] = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
             const __m256i bytes = _mm256_loadu_si256((const __m256i *)(q + 32 * j));
             const __m256i lo = _mm256_and_si256(bytes, m15);
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m15);
-            const __m256i slo = _mm256_set1_epi16((short)sc[2 * j]), shi = _mm256_set1_epi16((short)sc[2 * j + 1]);
+            const __m256i slo = _mm256_set1_epi16((short)sm[2 * j]), shi = _mm256_set1_epi16((short)sm[2 * j + 1]);
             for (int c = 0; c < C; c++) {
-                const int8_t *q8 = (const int8_t *)(cols[c] + (size_t)i * 292 + 4);
+                const int8_t *q8 = (const int8_t *)(col[c] + (size_t)i * 292 + 4);
                 const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
                 const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
                 sumv[c] = _mm256_add_epi32(sumv[c], _mm256_madd_epi16(plo, slo));
                 sumv[c] = _mm256_add_epi32(sumv[c], _mm256_madd_epi16(phi, shi));
             }
         }
-        for (int c = 0; c < C; c++) {
-            const uint8_t *a = cols[c] + (size_t)i * 292;
-            float d8;
-            memcpy(&d8, a, 4);
-            int16_t bsums[16];
-            memcpy(bsums, a + 260, sizeof bsums);
-            int32_t imin = 0;
-            for (int g = 0; g < 8; g++) imin += m[g] * (bsums[2 * g] + bsums[2 * g + 1]);
-            acc[c] = fmaf((float)hsum_i32_avx2(sumv[c]), d4 * d8, acc[c]);
-            accmin[c] = fmaf((float)imin, dmin * d8, accmin[c]);
+        float d8[4];
+        for (int c = 0; c < 4; c++) {
+            const uint8_t *a = col[c] + (size_t)i * 292;
+            memcpy(&d8[c], a, 4);
+            // Lane g: m[g] * (bsums[2g] + bsums[2g + 1]); their total is imin.
+            minv[c] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + 260)), min_pairs);
         }
+        const __m128i isum = agora_hsum4_i32(sumv[0], sumv[1], sumv[2], sumv[3]);
+        const __m128i imin = agora_hsum4_i32(minv[0], minv[1], minv[2], minv[3]);
+        const __m128 d8v = _mm_loadu_ps(d8);
+        acc = _mm_fmadd_ps(_mm_cvtepi32_ps(isum), _mm_mul_ps(_mm_set1_ps(d4), d8v), acc);
+        accmin = _mm_fmadd_ps(_mm_cvtepi32_ps(imin), _mm_mul_ps(_mm_set1_ps(dmin), d8v), accmin);
     }
-    for (int c = 0; c < C; c++) res[c] = acc[c] - accmin[c];
+    float out[4];
+    _mm_storeu_ps(out, _mm_sub_ps(acc, accmin));
+    for (int c = 0; c < C; c++) res[c] = out[c];
 }
 
 /// Q2_K: llama.cpp's AVX2 lanes (see the top of the file); the integer work sixteen products at a time.

@@ -4,20 +4,14 @@
 // the scalar path's per-lane FMA chain, and the lanes are combined with agora_lanes_reduce: bit-identical
 // to the scalar path.
 
+#include "simd_avx2_sums.h"
+
 static inline __m256i unpack_nibbles(const uint8_t *p) {
     const __m128i x = _mm_loadu_si128((const __m128i *)p);
     const __m128i m = _mm_set1_epi8(0x0f);
     const __m128i lo = _mm_and_si128(x, m);
     const __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), m);
     return _mm256_set_m128i(hi, lo);
-}
-
-/// The exact sum of eight int32 lanes.
-static inline int32_t hsum_i32(__m256i v) {
-    __m128i x = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4e));
-    x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xb1));
-    return _mm_cvtsi128_si32(x);
 }
 
 static inline __m256i lane_mask(int n) {
@@ -47,45 +41,149 @@ static inline __attribute__((always_inline)) __m256i load_weights(agora_weight_t
     return type == AGORA_WEIGHT_Q4_0 ? _mm256_sub_epi8(w, _mm256_set1_epi8(8)) : w;
 }
 
-/// One row x C columns of outputs (C independent FMA chains, so the per-block chain latency hides).
-/// Per block b and output: the eight lane sums, converted, accumulated with one FMA by dw[b] * da[b], and
-/// for Q4_1 / Q5_1 the offset chain summs = fma(m[b], sa[b], summs): the scalar path's order exactly.
-/// The scales stay in registers and each block's is picked out by a lane permute (a store and reload
-/// through the stack stalled store forwarding), and the offset chain runs inside the block loop, where
-/// its latency overlaps the integer work.
+/// Blocks per stretch of a tile's precomputed scales (a stack array of 4 x this many floats).
+#define AGORA_TILE_BLOCKS 64
+
+/// The column side of Q4_0 tiles for one group of up to four columns and one stretch of blocks: per block,
+/// the columns' scales da and offsets 8 * sum(a), side by side (columns past C hold zeros).
+typedef struct {
+    float d[AGORA_TILE_BLOCKS][4];
+    int32_t offsets[AGORA_TILE_BLOCKS][4];
+} agora_q4_0_cols;
+
+/// Q4_0's tile: rows row0 and row1 (the same row when only one is left) x C (up to 4) columns, over
+/// blocks [b0, b1). Each output is the single chain acc = fma(dw[b] * da[b], (float)total[b], acc) of
+/// llama.cpp's repacked Q4_0 kernel, and the eight chains run as the eight lanes of one vector FMA
+/// (lane 4 * row + c is exactly that output's fmaf). The chains start from `out` when b0 > 0 (a float
+/// carried through memory unchanged). The block totals come from the unsigned nibbles:
+/// sum(q * a) - 8 * sum(a) = sum((q - 8) * a) exactly, with no sign tricks per pair.
+static inline __attribute__((always_inline)) void tile_q4_0(const agora_wrow *row0, const agora_wrow *row1,
+                                                            const agora_acol *cols, const agora_q4_0_cols *side,
+                                                            int C, int b0, int b1, float *out, size_t out_stride,
+                                                            int r, int R) {
+    float acc0[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    if (b0 > 0) {
+        for (int c = 0; c < C; c++) {
+            acc0[c] = out[(size_t)c * out_stride + r];
+            if (R == 2) acc0[4 + c] = out[(size_t)c * out_stride + r + 1];
+        }
+    }
+    __m256 acc = _mm256_loadu_ps(acc0);
+    float dw[2][AGORA_TILE_BLOCKS];
+    for (int b = b0; b < b1; b++) {
+        dw[0][b - b0] = _cvtsh_ss(row0->d[b]);
+        dw[1][b - b0] = _cvtsh_ss(row1->d[b]);
+    }
+    for (int b = b0; b < b1; b++) {
+        const __m256i q0 = unpack_nibbles(row0->qs + (size_t)b * 16);
+        const __m256i q1 = unpack_nibbles(row1->qs + (size_t)b * 16);
+        __m256i p0[4], p1[4];
+        for (int c = 0; c < 4; c++) {
+            const int cc = c < C ? c : 0;  // columns past C repeat column 0; their lanes are dropped
+            const __m256i a = _mm256_loadu_si256((const __m256i *)(cols[cc].qs + b * AGORA_QK));
+            p0[c] = AGORA_DOT_U8S8(q0, a);
+            p1[c] = AGORA_DOT_U8S8(q1, a);
+        }
+        const __m256i s0 = agora_hsum4_halves(p0[0], p0[1], p0[2], p0[3]);
+        const __m256i s1 = agora_hsum4_halves(p1[0], p1[1], p1[2], p1[3]);
+        const __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(s0, s1, 0x20),
+                                              _mm256_permute2x128_si256(s0, s1, 0x31));
+        const __m128i off = _mm_loadu_si128((const __m128i *)side->offsets[b - b0]);
+        const __m256i total = _mm256_sub_epi32(sums, _mm256_set_m128i(off, off));
+        const __m128 da = _mm_loadu_ps(side->d[b - b0]);
+        const __m256 scale = _mm256_set_m128(_mm_mul_ps(_mm_broadcast_ss(&dw[1][b - b0]), da),
+                                             _mm_mul_ps(_mm_broadcast_ss(&dw[0][b - b0]), da));
+        acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(total), acc);
+    }
+    _mm256_storeu_ps(acc0, acc);
+    for (int c = 0; c < C; c++) {
+        out[(size_t)c * out_stride + r] = acc0[c];
+        if (R == 2) out[(size_t)c * out_stride + r + 1] = acc0[4 + c];
+    }
+}
+
+/// Q4_0 products with two or more columns: per group of four columns and stretch of blocks, the column
+/// side once, then the rows two by two.
+static inline __attribute__((always_inline)) void matmul_q4_0_cols(const void *w, int k, int r0, int r1,
+                                                                   const void *act, int ncols, float *out,
+                                                                   size_t out_stride) {
+    const int nb = k / AGORA_QK;
+    const size_t rb = agora_row_bytes(AGORA_WEIGHT_Q4_0, k);
+    const size_t cb = agora_act_bytes(k);
+    for (int c0 = 0; c0 < ncols; c0 += 4) {
+        const int nc = ncols - c0 < 4 ? ncols - c0 : 4;
+        agora_acol cols[4];
+        for (int c = 0; c < nc; c++) cols[c] = agora_act_col(act, cb, c0 + c, k);
+        float *o = out + (size_t)c0 * out_stride;
+        for (int b0 = 0; b0 < nb; b0 += AGORA_TILE_BLOCKS) {
+            const int b1 = nb - b0 < AGORA_TILE_BLOCKS ? nb : b0 + AGORA_TILE_BLOCKS;
+            agora_q4_0_cols side;
+            for (int b = b0; b < b1; b++) {
+                for (int c = 0; c < 4; c++) {
+                    side.d[b - b0][c] = c < nc ? cols[c].d[b] : 0.0f;
+                    side.offsets[b - b0][c] = c < nc ? 8 * cols[c].isum[b] : 0;
+                }
+            }
+            for (int r = r0; r < r1; r += 2) {
+                const int R = r + 1 < r1 ? 2 : 1;
+                const agora_wrow row0 = agora_weight_row(AGORA_WEIGHT_Q4_0, w, rb, r, k);
+                const agora_wrow row1 = agora_weight_row(AGORA_WEIGHT_Q4_0, w, rb, r + R - 1, k);
+                switch (nc) {
+                case 4: tile_q4_0(&row0, &row1, cols, &side, 4, b0, b1, o, out_stride, r, R); break;
+                case 3: tile_q4_0(&row0, &row1, cols, &side, 3, b0, b1, o, out_stride, r, R); break;
+                case 2: tile_q4_0(&row0, &row1, cols, &side, 2, b0, b1, o, out_stride, r, R); break;
+                default: tile_q4_0(&row0, &row1, cols, &side, 1, b0, b1, o, out_stride, r, R); break;
+                }
+            }
+        }
+    }
+}
+
+/// One row x C (up to 4) columns of outputs for Q4_1, Q5_1 and Q8_0's odd last row: C independent FMA
+/// chains, so the per-block chain latency hides. Per block b and output: the eight lane sums, converted,
+/// accumulated with one FMA by dw[b] * da[b], and for Q4_1 / Q5_1 the offset chain
+/// summs = fma(m[b], sa[b], summs): the scalar path's order exactly.
 static inline __attribute__((always_inline)) void tile(agora_weight_type type, const agora_wrow *row,
                                                        const agora_acol *cols, int C, int nb, float *out,
                                                        size_t out_stride, int r) {
     __m256 acc[4];
-    float single[4], summs[4];
+    float summs[4];
     for (int c = 0; c < C; c++) {
         acc[c] = _mm256_setzero_ps();
-        single[c] = 0.0f;
         summs[c] = 0.0f;
     }
-    for (int b0 = 0; b0 < nb; b0 += 8) {
-        const int n = nb - b0 < 8 ? nb - b0 : 8;
-        const __m256i mask = lane_mask(n);
-        const __m256 dw = load_h8(row->d + b0, n);
-        __m256 dd[4];
-        for (int c = 0; c < C; c++) dd[c] = _mm256_mul_ps(dw, load_f8(cols[c].d + b0, n, mask));
-        const __m256 mw = agora_has_offsets(type) ? load_h8(row->m + b0, n) : _mm256_setzero_ps();
-        for (int j = 0; j < n; j++) {
-            const __m256i lane = _mm256_set1_epi32(j);
-            const __m256i w = load_weights(type, row, b0 + j);
-            const __m256i wabs = agora_has_offsets(type) ? w : _mm256_sign_epi8(w, w);
-            const float m = agora_has_offsets(type) ? _mm256_cvtss_f32(_mm256_permutevar8x32_ps(mw, lane)) : 0.0f;
+    for (int b0 = 0; b0 < nb; b0 += AGORA_TILE_BLOCKS) {
+        const int b1 = nb - b0 < AGORA_TILE_BLOCKS ? nb : b0 + AGORA_TILE_BLOCKS;
+        // The scales dw[b] * da_c[b] (and Q4_1's offsets m[b]) of this stretch of blocks, computed
+        // before the block loop: in the loop each pair's scale is then a broadcast load, which costs
+        // no vector-pipe work (picking lanes out of registers cost a shuffle per pair, a third of the
+        // loop's time for Q4_1).
+        float scales[4][AGORA_TILE_BLOCKS];
+        float offsets[AGORA_TILE_BLOCKS];
+        int b = b0;
+        for (; b + 8 <= b1; b += 8) {
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row->d + b)));
             for (int c = 0; c < C; c++) {
-                const __m256i a = _mm256_loadu_si256((const __m256i *)(cols[c].qs + (b0 + j) * AGORA_QK));
+                _mm256_storeu_ps(&scales[c][b - b0], _mm256_mul_ps(dw, _mm256_loadu_ps(cols[c].d + b)));
+            }
+            if (agora_has_offsets(type)) {
+                _mm256_storeu_ps(&offsets[b - b0], _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row->m + b))));
+            }
+        }
+        for (; b < b1; b++) {
+            const float dw = _cvtsh_ss(row->d[b]);
+            for (int c = 0; c < C; c++) scales[c][b - b0] = dw * cols[c].d[b];
+            if (agora_has_offsets(type)) offsets[b - b0] = _cvtsh_ss(row->m[b]);
+        }
+        for (b = b0; b < b1; b++) {
+            const __m256i w = load_weights(type, row, b);
+            const __m256i wabs = agora_has_offsets(type) ? w : _mm256_sign_epi8(w, w);
+            for (int c = 0; c < C; c++) {
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(cols[c].qs + b * AGORA_QK));
                 const __m256i p =
                     agora_has_offsets(type) ? AGORA_DOT_U8S8(wabs, a) : AGORA_DOT_U8S8(wabs, _mm256_sign_epi8(a, w));
-                const __m256 scale = _mm256_permutevar8x32_ps(dd[c], lane);
-                if (type == AGORA_WEIGHT_Q4_0) {
-                    single[c] = fmaf(_mm256_cvtss_f32(scale), (float)hsum_i32(p), single[c]);
-                } else {
-                    acc[c] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc[c]);
-                }
-                if (agora_has_offsets(type)) summs[c] = fmaf(m, cols[c].s[b0 + j], summs[c]);
+                acc[c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scales[c][b - b0]), _mm256_cvtepi32_ps(p), acc[c]);
+                if (agora_has_offsets(type)) summs[c] = fmaf(offsets[b - b0], cols[c].s[b], summs[c]);
             }
         }
     }
@@ -94,8 +192,60 @@ static inline __attribute__((always_inline)) void tile(agora_weight_type type, c
         _mm256_storeu_ps(lanes, acc[c]);
         float result = agora_lanes_reduce(lanes);
         if (agora_has_offsets(type)) result = result + summs[c];
-        if (type == AGORA_WEIGHT_Q4_0) result = single[c];
         out[(size_t)c * out_stride + r] = result;
+    }
+}
+
+/// Q8_0's tile: two rows x C (up to 4) columns, tile's work for both rows with each activation load
+/// shared (about a tenth faster than one row at a time; the offset types keep one row, whose scalar
+/// offset chains would double here).
+static inline __attribute__((always_inline)) void tile_q8_0_pair(const agora_wrow *row0, const agora_wrow *row1,
+                                                                 const agora_acol *cols, int C, int nb, float *out,
+                                                                 size_t out_stride, int r) {
+    __m256 acc0[4], acc1[4];
+    for (int c = 0; c < C; c++) {
+        acc0[c] = _mm256_setzero_ps();
+        acc1[c] = _mm256_setzero_ps();
+    }
+    for (int b0 = 0; b0 < nb; b0 += AGORA_TILE_BLOCKS) {
+        const int b1 = nb - b0 < AGORA_TILE_BLOCKS ? nb : b0 + AGORA_TILE_BLOCKS;
+        float scales0[4][AGORA_TILE_BLOCKS], scales1[4][AGORA_TILE_BLOCKS];
+        int b = b0;
+        for (; b + 8 <= b1; b += 8) {
+            const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row0->d + b)));
+            const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row1->d + b)));
+            for (int c = 0; c < C; c++) {
+                const __m256 da = _mm256_loadu_ps(cols[c].d + b);
+                _mm256_storeu_ps(&scales0[c][b - b0], _mm256_mul_ps(dw0, da));
+                _mm256_storeu_ps(&scales1[c][b - b0], _mm256_mul_ps(dw1, da));
+            }
+        }
+        for (; b < b1; b++) {
+            const float dw0 = _cvtsh_ss(row0->d[b]), dw1 = _cvtsh_ss(row1->d[b]);
+            for (int c = 0; c < C; c++) {
+                scales0[c][b - b0] = dw0 * cols[c].d[b];
+                scales1[c][b - b0] = dw1 * cols[c].d[b];
+            }
+        }
+        for (b = b0; b < b1; b++) {
+            const __m256i w0 = _mm256_loadu_si256((const __m256i *)(row0->qs + (size_t)b * 32));
+            const __m256i w1 = _mm256_loadu_si256((const __m256i *)(row1->qs + (size_t)b * 32));
+            const __m256i wabs0 = _mm256_sign_epi8(w0, w0), wabs1 = _mm256_sign_epi8(w1, w1);
+            for (int c = 0; c < C; c++) {
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(cols[c].qs + b * AGORA_QK));
+                const __m256i p0 = AGORA_DOT_U8S8(wabs0, _mm256_sign_epi8(a, w0));
+                const __m256i p1 = AGORA_DOT_U8S8(wabs1, _mm256_sign_epi8(a, w1));
+                acc0[c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scales0[c][b - b0]), _mm256_cvtepi32_ps(p0), acc0[c]);
+                acc1[c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&scales1[c][b - b0]), _mm256_cvtepi32_ps(p1), acc1[c]);
+            }
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        float lanes[8];
+        _mm256_storeu_ps(lanes, acc0[c]);
+        out[(size_t)c * out_stride + r] = agora_lanes_reduce(lanes);
+        _mm256_storeu_ps(lanes, acc1[c]);
+        out[(size_t)c * out_stride + r + 1] = agora_lanes_reduce(lanes);
     }
 }
 
@@ -121,7 +271,7 @@ static inline __attribute__((always_inline)) float row_dot(agora_weight_type typ
             const __m256i w = load_weights(type, row, b);
             const __m256i a = _mm256_loadu_si256((const __m256i *)(col->qs + b * AGORA_QK));
             const __m256i p = AGORA_DOT_U8S8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-            acc0 = fmaf(_cvtsh_ss(row->d[b]) * col->d[b], (float)hsum_i32(p), acc0);
+            acc0 = fmaf(_cvtsh_ss(row->d[b]) * col->d[b], (float)agora_hsum_i32(p), acc0);
         }
         return acc0;
     }
@@ -162,8 +312,8 @@ static inline __attribute__((always_inline)) void row_dot_pair(agora_weight_type
             const __m256i w1 = load_weights(type, row1, b);
             const __m256i p0 = AGORA_DOT_U8S8(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(a, w0));
             const __m256i p1 = AGORA_DOT_U8S8(_mm256_sign_epi8(w1, w1), _mm256_sign_epi8(a, w1));
-            acc0 = fmaf(_cvtsh_ss(row0->d[b]) * col->d[b], (float)hsum_i32(p0), acc0);
-            acc1 = fmaf(_cvtsh_ss(row1->d[b]) * col->d[b], (float)hsum_i32(p1), acc1);
+            acc0 = fmaf(_cvtsh_ss(row0->d[b]) * col->d[b], (float)agora_hsum_i32(p0), acc0);
+            acc1 = fmaf(_cvtsh_ss(row1->d[b]) * col->d[b], (float)agora_hsum_i32(p1), acc1);
         }
         *out0 = acc0;
         *out1 = acc1;
@@ -207,7 +357,7 @@ static inline __attribute__((always_inline)) void row_dot_pair(agora_weight_type
     *out1 = agora_has_offsets(type) ? result1 + summs1 : result1;
 }
 
-static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type type, const void *w, int k, int r0,
+static inline __attribute__((always_inline)) void matmul_cols(agora_weight_type type, const void *w, int k, int r0,
                                                                int r1, const void *act, int ncols, float *out,
                                                                size_t out_stride) {
     const int nb = k / AGORA_QK;
@@ -236,9 +386,19 @@ static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type
             }
             continue;
         }
-        for (int r = r0; r < r1; r++) {
+        int r = r0;
+        for (; type == AGORA_WEIGHT_Q8_0 && r + 1 < r1; r += 2) {
+            const agora_wrow row0 = agora_weight_row(type, w, rb, r, k);
+            const agora_wrow row1 = agora_weight_row(type, w, rb, r + 1, k);
+            switch (nc) {
+            case 4: tile_q8_0_pair(&row0, &row1, cols, 4, nb, o, out_stride, r); break;
+            case 3: tile_q8_0_pair(&row0, &row1, cols, 3, nb, o, out_stride, r); break;
+            default: tile_q8_0_pair(&row0, &row1, cols, 2, nb, o, out_stride, r); break;
+            }
+        }
+        for (; r < r1; r++) {
             const agora_wrow row = agora_weight_row(type, w, rb, r, k);
-            if (r + 1 < r1) {
+            if (r + 1 < r1 && c0 == 0) {
                 const char *next = (const char *)w + (size_t)(r + 1) * rb;
                 for (size_t off = 0; off < rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
             }
@@ -249,6 +409,24 @@ static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type
             }
         }
     }
+}
+
+static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type type, const void *w, int k, int r0,
+                                                               int r1, const void *act, int ncols, float *out,
+                                                               size_t out_stride) {
+    if (type == AGORA_WEIGHT_Q4_0 && ncols > 1) {
+        matmul_q4_0_cols(w, k, r0, r1, act, ncols, out, out_stride);
+        return;
+    }
+    if (ncols > 1) {
+        const int chunk = 16;
+        for (int rc = r0; rc < r1; rc += chunk) {
+            const int re = r1 - rc < chunk ? r1 : rc + chunk;
+            matmul_cols(type, w, k, rc, re, act, ncols, out, out_stride);
+        }
+        return;
+    }
+    matmul_cols(type, w, k, r0, r1, act, ncols, out, out_stride);
 }
 
 void AGORA_MATMUL_ROWS(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act, int ncols,

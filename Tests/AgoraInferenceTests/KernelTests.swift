@@ -82,8 +82,9 @@ private struct KernelCase {
 @Suite("Kernels")
 struct KernelTests {
     static let types = [AGORA_WEIGHT_Q4_0, AGORA_WEIGHT_Q4_1, AGORA_WEIGHT_Q8_0]
-    /// 1, 18 (two full groups of eight blocks and a tail), 48 and 13 blocks.
-    static let widths = [32, 576, 1536, 416]
+    /// 1, 18 (two full groups of eight blocks and a tail), 48, 13 and 73 blocks (more than one stretch of
+    /// a tile's precomputed scales).
+    static let widths = [32, 576, 1536, 416, 2336]
 
     @Test("every supported SIMD path is bit-identical to the scalar path", arguments: types, widths)
     func pathsAgree(type: agora_weight_type, k: Int) {
