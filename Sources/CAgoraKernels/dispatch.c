@@ -71,7 +71,6 @@ void agora_matmul_rows_on(agora_path path, agora_weight_type type, const void *w
         agora_kquant_matmul_rows_on(path, type, w, k, r0, r1, act, ncols, out, out_stride);
         return;
     }
-    if (type == AGORA_WEIGHT_Q5_0) type = AGORA_WEIGHT_Q8_0;  // repacked as Q8_0
     switch (path) {
     case AGORA_PATH_AVX512:
         agora_matmul_rows_avx512(type, w, k, r0, r1, act, ncols, out, out_stride);

@@ -69,16 +69,18 @@ int agora_weight_is_kquant(agora_weight_type type) {
 size_t agora_row_bytes(agora_weight_type type, int k) {
     if (agora_weight_is_kquant(type)) return agora_kquant_row_bytes(type, k);
     const size_t nb = (size_t)k / AGORA_QK;
+    if (type == AGORA_WEIGHT_Q5_1_BYTES) return round_up64(nb * 32 + nb * 4);
     switch (type) {
     case AGORA_WEIGHT_Q4_0:
         return round_up64(nb * 16 + nb * 2);
     case AGORA_WEIGHT_Q4_1:
         return round_up64(nb * 16 + nb * 4);
-    case AGORA_WEIGHT_Q5_0:  // stored as Q8_0
+    case AGORA_WEIGHT_Q5_0:
+        return round_up64(nb * 16 + nb * 4 + nb * 2);
     case AGORA_WEIGHT_Q8_0:
         return round_up64(nb * 32 + nb * 2);
     case AGORA_WEIGHT_Q5_1:
-        return round_up64(nb * 32 + nb * 4);
+        return round_up64(nb * 16 + nb * 4 + nb * 4);
     default:
         return 0;
     }
@@ -117,30 +119,24 @@ void agora_repack_rows(agora_weight_type type, const void *src, void *dst, int r
             break;
         }
         case AGORA_WEIGHT_Q5_0: {  // ggml block: f16 d, 4 bytes of fifth bits, 16 bytes of nibbles
-            uint16_t *d = (uint16_t *)(row + (size_t)nb * 32);
+            uint8_t *qh = row + (size_t)nb * 16;
+            uint16_t *d = (uint16_t *)(row + (size_t)nb * 20);
             for (int b = 0; b < nb; b++, s += 22) {
                 d[b] = load_u16(s);
-                const uint32_t qh = (uint32_t)s[2] | (uint32_t)s[3] << 8 | (uint32_t)s[4] << 16 | (uint32_t)s[5] << 24;
-                int8_t *q = (int8_t *)row + (size_t)b * 32;
-                for (int j = 0; j < 16; j++) {
-                    q[j] = (int8_t)(((s[6 + j] & 0x0f) | ((qh >> j) & 1) << 4) - 16);
-                    q[j + 16] = (int8_t)(((s[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
-                }
+                memcpy(qh + (size_t)b * 4, s + 2, 4);
+                memcpy(row + (size_t)b * 16, s + 6, 16);
             }
             break;
         }
         case AGORA_WEIGHT_Q5_1: {  // ggml block: f16 d, f16 m, 4 bytes of fifth bits, 16 bytes of nibbles
-            uint16_t *d = (uint16_t *)(row + (size_t)nb * 32);
+            uint8_t *qh = row + (size_t)nb * 16;
+            uint16_t *d = (uint16_t *)(row + (size_t)nb * 20);
             uint16_t *m = d + nb;
             for (int b = 0; b < nb; b++, s += 24) {
                 d[b] = load_u16(s);
                 m[b] = load_u16(s + 2);
-                const uint32_t qh = (uint32_t)s[4] | (uint32_t)s[5] << 8 | (uint32_t)s[6] << 16 | (uint32_t)s[7] << 24;
-                uint8_t *q = row + (size_t)b * 32;
-                for (int j = 0; j < 16; j++) {
-                    q[j] = (uint8_t)((s[8 + j] & 0x0f) | ((qh >> j) & 1) << 4);
-                    q[j + 16] = (uint8_t)((s[8 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
-                }
+                memcpy(qh + (size_t)b * 4, s + 4, 4);
+                memcpy(row + (size_t)b * 16, s + 8, 16);
             }
             break;
         }
@@ -174,10 +170,16 @@ void agora_dequantize_row(agora_weight_type type, const void *rowp, float *out, 
         const float d = agora_f16_to_f32(row.d[b]);
         const float m = agora_f16_to_f32(row.m[b]);
         if (type == AGORA_WEIGHT_Q5_1) {
-            for (int j = 0; j < 32; j++) y[j] = (float)row.qs[b * 32 + j] * d + m;
+            int32_t q[32];
+            agora_five_bit_values(&row, b, q);
+            for (int j = 0; j < 32; j++) y[j] = (float)q[j] * d + m;
         } else if (type == AGORA_WEIGHT_Q8_0) {
             const int8_t *q = (const int8_t *)row.qs + b * 32;
             for (int j = 0; j < 32; j++) y[j] = (float)q[j] * d;
+        } else if (type == AGORA_WEIGHT_Q5_0) {
+            int32_t q[32];
+            agora_five_bit_values(&row, b, q);
+            for (int j = 0; j < 32; j++) y[j] = (float)(q[j] - 16) * d;
         } else {
             const uint8_t *q = row.qs + b * 16;
             for (int j = 0; j < 16; j++) {

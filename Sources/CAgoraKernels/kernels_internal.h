@@ -4,6 +4,7 @@
 #pragma STDC FP_CONTRACT OFF
 
 #include <math.h>
+#include <string.h>
 
 #include "agora_kernels.h"
 
@@ -12,19 +13,31 @@ static inline float agora_lanes_reduce(const float a[8]) {
     return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
 }
 
+/// Q5_1 rows expanded to one unsigned byte per weight, [uint8 nb*32][d nb*f16][m nb*f16]: the scratch
+/// rows prefill's tiles read (internal to the kernels; never stored in a model).
+#define AGORA_WEIGHT_Q5_1_BYTES ((agora_weight_type)107)
+
 /// Q4_1 and Q5_1 carry a per-block offset m (result += the fma chain of m * s).
 static inline int agora_has_offsets(agora_weight_type type) {
-    return type == AGORA_WEIGHT_Q4_1 || type == AGORA_WEIGHT_Q5_1;
+    return type == AGORA_WEIGHT_Q4_1 || type == AGORA_WEIGHT_Q5_1 || type == AGORA_WEIGHT_Q5_1_BYTES;
 }
 
-/// Q8_0 and Q5_1 rows hold one byte per weight; Q4_0 and Q4_1 rows hold nibbles.
+/// Q8_0 and expanded Q5_1 rows hold one byte per weight; Q4_0 and Q4_1 rows hold nibbles; Q5_0 and Q5_1
+/// rows hold nibbles and a plane of fifth bits.
 static inline int agora_has_byte_weights(agora_weight_type type) {
-    return type == AGORA_WEIGHT_Q8_0 || type == AGORA_WEIGHT_Q5_1;
+    return type == AGORA_WEIGHT_Q8_0 || type == AGORA_WEIGHT_Q5_1_BYTES;
 }
 
-/// Pointers into one repacked weight row.
+/// Q5_0 and Q5_1 rows: nibbles, then 4 bytes of fifth bits per block.
+static inline int agora_has_fifth_bits(agora_weight_type type) {
+    return type == AGORA_WEIGHT_Q5_0 || type == AGORA_WEIGHT_Q5_1;
+}
+
+/// Pointers into one repacked weight row (qh: Q5_0's and Q5_1's fifth bits, 32 per block; NULL for other
+/// types).
 typedef struct {
     const uint8_t *qs;
+    const uint8_t *qh;
     const uint16_t *d;
     const uint16_t *m;
 } agora_wrow;
@@ -34,7 +47,10 @@ static inline agora_wrow agora_weight_row(agora_weight_type type, const void *w,
     const uint8_t *base = (const uint8_t *)w + (size_t)r * row_bytes;
     agora_wrow row;
     row.qs = base;
-    const size_t qbytes = agora_has_byte_weights(type) ? (size_t)nb * 32 : (size_t)nb * 16;
+    row.qh = agora_has_fifth_bits(type) ? base + (size_t)nb * 16 : NULL;
+    const size_t qbytes = agora_has_byte_weights(type) ? (size_t)nb * 32
+                          : agora_has_fifth_bits(type) ? (size_t)nb * 20
+                                                       : (size_t)nb * 16;
     row.d = (const uint16_t *)(base + qbytes);
     row.m = agora_has_offsets(type) ? row.d + nb : row.d;
     return row;
@@ -57,6 +73,17 @@ static inline agora_acol agora_act_col(const void *act, size_t col_bytes, int c,
     col.s = col.d + nb;
     col.isum = (const int32_t *)(col.s + nb);
     return col;
+}
+
+/// Block b of a repacked Q5_0 or Q5_1 row as 32 five-bit values nibble | fifth bit << 4, in element order.
+static inline void agora_five_bit_values(const agora_wrow *row, int b, int32_t out[32]) {
+    const uint8_t *q = row->qs + (size_t)b * 16;
+    const uint8_t *h = row->qh + (size_t)b * 4;
+    const uint32_t qh = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+    for (int j = 0; j < 16; j++) {
+        out[j] = (int32_t)((q[j] & 0x0f) | ((qh >> j) & 1) << 4);
+        out[j + 16] = (int32_t)((q[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+    }
 }
 
 /// Q4_1's scalar correction chain, summs = fma(m[b], s[b], summs) over the blocks in order (the same

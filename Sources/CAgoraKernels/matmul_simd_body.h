@@ -34,8 +34,26 @@ static inline __m256 load_h8(const uint16_t *p, int n) {
 /// The signed-or-unsigned weight bytes of block b of a row, ready for AGORA_DOT_U8S8: Q4_1 nibbles are
 /// used as unsigned bytes directly; Q8_0 and Q4_0 (nibble - 8) weights enter as |w| against the
 /// activations carrying w's sign.
+/// 0xFF in byte j where bit j of x is set, else 0 (ggml's bytes_from_bits_32).
+static inline __m256i bytes_from_bits(uint32_t x) {
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuffle);
+    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);  // every bit but bit j % 8 in byte j
+    return _mm256_cmpeq_epi8(_mm256_or_si256(bytes, others), _mm256_set1_epi64x(-1));
+}
+
 static inline __attribute__((always_inline)) __m256i load_weights(agora_weight_type type, const agora_wrow *row,
                                                                   int b) {
+    if (agora_has_fifth_bits(type)) {
+        uint32_t qh;
+        memcpy(&qh, row->qh + (size_t)b * 4, 4);
+        const __m256i bits = bytes_from_bits(qh);
+        // Q5_1: nibble | 16 where the fifth bit is set. Q5_0: nibble | 0xF0 where it is clear is the
+        // signed byte nibble - 16, and nibble alone is (nibble | 16) - 16.
+        const __m256i high = type == AGORA_WEIGHT_Q5_1 ? _mm256_and_si256(bits, _mm256_set1_epi8(16))
+                                                       : _mm256_andnot_si256(bits, _mm256_set1_epi8((char)0xF0));
+        return _mm256_or_si256(unpack_nibbles(row->qs + (size_t)b * 16), high);
+    }
     if (agora_has_byte_weights(type)) return _mm256_loadu_si256((const __m256i *)(row->qs + (size_t)b * 32));
     const __m256i w = unpack_nibbles(row->qs + (size_t)b * 16);
     return type == AGORA_WEIGHT_Q4_0 ? _mm256_sub_epi8(w, _mm256_set1_epi8(8)) : w;
@@ -411,9 +429,53 @@ static inline __attribute__((always_inline)) void matmul_cols(agora_weight_type 
     }
 }
 
+/// The byte-per-weight type a five-bit type expands to: Q5_0 to Q8_0 (the same values, q - 16),
+/// Q5_1 to AGORA_WEIGHT_Q5_1_BYTES.
+static inline agora_weight_type expanded_type(agora_weight_type type) {
+    return type == AGORA_WEIGHT_Q5_0 ? AGORA_WEIGHT_Q8_0 : AGORA_WEIGHT_Q5_1_BYTES;
+}
+
+/// Rows [r0, r0 + n) of a Q5_0 or Q5_1 matrix as rows of expanded_type(type) into dst: the same values,
+/// scales and offsets.
+static inline __attribute__((always_inline)) void expand_rows(agora_weight_type type, const void *w, int k, int r0,
+                                                              int n, uint8_t *dst) {
+    const int nb = k / AGORA_QK;
+    const size_t rb = agora_row_bytes(type, k), rbx = agora_row_bytes(expanded_type(type), k);
+    for (int i = 0; i < n; i++) {
+        const agora_wrow row = agora_weight_row(type, w, rb, r0 + i, k);
+        uint8_t *out = dst + (size_t)i * rbx;
+        for (int b = 0; b < nb; b++) {
+            _mm256_storeu_si256((__m256i *)(out + (size_t)b * 32), load_weights(type, &row, b));
+        }
+        const size_t scales = agora_has_offsets(type) ? 4 : 2;  // d, and Q5_1's m after it
+        memcpy(out + (size_t)nb * 32, row.d, (size_t)nb * scales);
+    }
+}
+
+/// Bytes of stack a five-bit product with several columns expands rows into.
+#define AGORA_EXPANSION_BYTES 32768
+
 static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type type, const void *w, int k, int r0,
                                                                int r1, const void *act, int ncols, float *out,
                                                                size_t out_stride) {
+    if (agora_has_fifth_bits(type) && ncols > 1 && agora_row_bytes(expanded_type(type), k) <= AGORA_EXPANSION_BYTES) {
+        // Five-bit rows stay 22 or 24 bytes a block in memory (decode streams them once per token).
+        // Expanding a few rows once and running the byte tiles over every column costs a fraction of a
+        // percent; decoding the fifth bits inside the tiles would cost a third more per product.
+        _Alignas(64) uint8_t expanded[AGORA_EXPANSION_BYTES];
+        const int chunk = (int)(AGORA_EXPANSION_BYTES / agora_row_bytes(expanded_type(type), k));
+        for (int rc = r0; rc < r1; rc += chunk) {
+            const int n = r1 - rc < chunk ? r1 - rc : chunk;
+            if (type == AGORA_WEIGHT_Q5_0) {
+                expand_rows(AGORA_WEIGHT_Q5_0, w, k, rc, n, expanded);
+                matmul_cols(AGORA_WEIGHT_Q8_0, expanded, k, 0, n, act, ncols, out + rc, out_stride);
+            } else {
+                expand_rows(AGORA_WEIGHT_Q5_1, w, k, rc, n, expanded);
+                matmul_cols(AGORA_WEIGHT_Q5_1_BYTES, expanded, k, 0, n, act, ncols, out + rc, out_stride);
+            }
+        }
+        return;
+    }
     if (type == AGORA_WEIGHT_Q4_0 && ncols > 1) {
         matmul_q4_0_cols(w, k, r0, r1, act, ncols, out, out_stride);
         return;
@@ -436,6 +498,7 @@ void AGORA_MATMUL_ROWS(agora_weight_type type, const void *w, int k, int r0, int
     case AGORA_WEIGHT_Q4_1: matmul_typed(AGORA_WEIGHT_Q4_1, w, k, r0, r1, act, ncols, out, out_stride); break;
     case AGORA_WEIGHT_Q5_1: matmul_typed(AGORA_WEIGHT_Q5_1, w, k, r0, r1, act, ncols, out, out_stride); break;
     case AGORA_WEIGHT_Q8_0: matmul_typed(AGORA_WEIGHT_Q8_0, w, k, r0, r1, act, ncols, out, out_stride); break;
-    default: break;  // Q5_0 arrives as Q8_0; K-quants go to kquants.c (dispatch.c)
+    case AGORA_WEIGHT_Q5_0: matmul_typed(AGORA_WEIGHT_Q5_0, w, k, r0, r1, act, ncols, out, out_stride); break;
+    default: break;  // K-quants go to kquants.c (dispatch.c)
     }
 }

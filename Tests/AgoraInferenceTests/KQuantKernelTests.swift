@@ -4,7 +4,7 @@ import Testing
 
 @testable import AgoraInference
 
-/// Q2_K, Q3_K, Q4_K, Q5_K and Q6_K (ggml blocks against Q8_K activations), Q5_1, and Q5_0 (stored as Q8_0).
+/// Q2_K, Q3_K, Q4_K, Q5_K and Q6_K (ggml blocks against Q8_K activations), Q5_1, and Q5_0 (computed as Q8_0).
 @Suite("K-quant kernels")
 struct KQuantKernelTests {
     /// Random ggml blocks with finite, moderate f16 scales.
@@ -38,7 +38,7 @@ struct KQuantKernelTests {
     static func repack(_ raw: [UInt8], _ type: GGMLType, rows: Int, k: Int) -> (
         UnsafeMutableRawPointer, agora_weight_type
     ) {
-        let kernelType = type == .q5_0 ? AGORA_WEIGHT_Q8_0 : agora_weight_type(type.rawValue)
+        let kernelType = agora_weight_type(type.rawValue)
         let rowBytes = agora_row_bytes(kernelType, Int32(k))
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: rowBytes * rows, alignment: 64)
         raw.withUnsafeBytes {
@@ -152,27 +152,54 @@ struct KQuantKernelTests {
         }
     }
 
-    @Test("Q5_0 rows become Q8_0 rows of the same values")
+    @Test("Q5_0 rows keep ggml's values, and every product equals the Q8_0 product of those values")
     func q5_0AsQ8_0() {
-        let k = 64
-        let raw = Self.randomBlocks(.q5_0, rows: 2, k: k, seed: 11)
-        let (weights, kernelType) = Self.repack(raw, .q5_0, rows: 2, k: k)
+        let rows = 9
+        let k = 2336  // 73 blocks: the prefill expansion runs in several chunks, the tiles in two stretches
+        let raw = Self.randomBlocks(.q5_0, rows: rows, k: k, seed: 11)
+        let (weights, kernelType) = Self.repack(raw, .q5_0, rows: rows, k: k)
         defer { weights.deallocate() }
-        #expect(kernelType == AGORA_WEIGHT_Q8_0)
+        #expect(kernelType == AGORA_WEIGHT_Q5_0)
+        // The same values as Q8_0 blocks: the scale, then q - 16 as signed bytes.
+        var q8Raw: [UInt8] = []
+        let blocksPerRow = k / 32
+        var values = [Float](repeating: 0, count: rows * k)
+        for block in 0..<(rows * blocksPerRow) {
+            let b = Array(raw[block * 22..<(block + 1) * 22])
+            let d = agora_f16_to_f32(UInt16(b[0]) | UInt16(b[1]) << 8)
+            let qh = UInt32(b[2]) | UInt32(b[3]) << 8 | UInt32(b[4]) << 16 | UInt32(b[5]) << 24
+            var q = [Int](repeating: 0, count: 32)
+            for j in 0..<16 {
+                q[j] = (Int(b[6 + j] & 0x0F) | Int((qh >> j) & 1) << 4) - 16
+                q[j + 16] = (Int(b[6 + j] >> 4) | Int((qh >> (j + 16)) & 1) << 4) - 16
+            }
+            q8Raw += [b[0], b[1]] + q.map { UInt8(bitPattern: Int8($0)) }
+            for j in 0..<32 { values[block * 32 + j] = Float(q[j]) * d }
+        }
+        let (q8, q8Type) = Self.repack(q8Raw, .q8_0, rows: rows, k: k)
+        defer { q8.deallocate() }
         let rowBytes = agora_row_bytes(kernelType, Int32(k))
-        for r in 0..<2 {
+        #expect(rowBytes == (blocksPerRow * 22 + 63) / 64 * 64)  // 22 bytes a block, as in the file
+        for r in 0..<rows {
             var ours = [Float](repeating: 0, count: k)
             agora_dequantize_row(kernelType, weights + r * rowBytes, &ours, Int32(k))
-            for b in 0..<(k / 32) {
-                let block = Array(raw[(r * k / 32 + b) * 22..<(r * k / 32 + b + 1) * 22])
-                let d = agora_f16_to_f32(UInt16(block[0]) | UInt16(block[1]) << 8)
-                let qh = UInt32(block[2]) | UInt32(block[3]) << 8 | UInt32(block[4]) << 16 | UInt32(block[5]) << 24
-                for j in 0..<16 {
-                    let lo = Int(block[6 + j] & 0x0F) | Int((qh >> j) & 1) << 4
-                    let hi = Int(block[6 + j] >> 4) | Int((qh >> (j + 16)) & 1) << 4
-                    #expect(ours[b * 32 + j] == Float(lo - 16) * d)
-                    #expect(ours[b * 32 + j + 16] == Float(hi - 16) * d)
-                }
+            #expect(ours == Array(values[(r * k)..<((r + 1) * k)]))
+        }
+        for columns in [1, 2, 5] {
+            let x = Self.inputs(k: k, columns: columns, seed: UInt64(columns))
+            let act = UnsafeMutableRawPointer.allocate(
+                byteCount: agora_act_bytes(Int32(k)) * columns, alignment: 64)
+            defer { act.deallocate() }
+            agora_quantize_act(x, k, Int32(columns), Int32(k), act)
+            var expected = [Float](repeating: .nan, count: rows * columns)
+            agora_matmul_rows_on(
+                KernelPath.scalar.cValue, q8Type, q8, Int32(k), 0, Int32(rows), act, Int32(columns), &expected, rows)
+            #expect(expected.allSatisfy { $0.isFinite })
+            for path in KernelPath.supported {
+                var out = [Float](repeating: .nan, count: rows * columns)
+                agora_matmul_rows_on(
+                    path.cValue, kernelType, weights, Int32(k), 0, Int32(rows), act, Int32(columns), &out, rows)
+                #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "path \(path), \(columns) columns")
             }
         }
     }

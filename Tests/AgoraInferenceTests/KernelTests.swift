@@ -24,6 +24,8 @@ private struct KernelCase {
         switch type {
         case AGORA_WEIGHT_Q4_0: blockBytes = 18
         case AGORA_WEIGHT_Q4_1: blockBytes = 20
+        case AGORA_WEIGHT_Q5_0: blockBytes = 22
+        case AGORA_WEIGHT_Q5_1: blockBytes = 24
         default: blockBytes = 34
         }
         let blocks = rows * k / 32
@@ -31,7 +33,7 @@ private struct KernelCase {
         for b in 0..<blocks {
             for j in 0..<blockBytes { raw[b * blockBytes + j] = UInt8(truncatingIfNeeded: random.next()) }
             // Scales: positive or negative halves with exponents 2^-6...2^-2 (no NaN/inf).
-            for s in 0..<(type == AGORA_WEIGHT_Q4_1 ? 2 : 1) {
+            for s in 0..<(type == AGORA_WEIGHT_Q4_1 || type == AGORA_WEIGHT_Q5_1 ? 2 : 1) {
                 let half = UInt16(truncatingIfNeeded: random.next() & 0x83FF) | UInt16(9 + random.next() % 5) << 10
                 raw[b * blockBytes + 2 * s] = UInt8(half & 0xFF)
                 raw[b * blockBytes + 2 * s + 1] = UInt8(half >> 8)
@@ -81,7 +83,7 @@ private struct KernelCase {
 
 @Suite("Kernels")
 struct KernelTests {
-    static let types = [AGORA_WEIGHT_Q4_0, AGORA_WEIGHT_Q4_1, AGORA_WEIGHT_Q8_0]
+    static let types = [AGORA_WEIGHT_Q4_0, AGORA_WEIGHT_Q4_1, AGORA_WEIGHT_Q5_0, AGORA_WEIGHT_Q5_1, AGORA_WEIGHT_Q8_0]
     /// 1, 18 (two full groups of eight blocks and a tail), 48, 13 and 73 blocks (more than one stretch of
     /// a tile's precomputed scales).
     static let widths = [32, 576, 1536, 416, 2336]

@@ -1,8 +1,7 @@
 import CAgoraKernels
 
 /// A weight matrix of `rows` outputs by `columns` inputs, copied out of the GGUF file at load time into the
-/// layout the kernels read: quantized rows (Q4_0, Q4_1, Q8_0; Q5_0 as Q8_0; Q5_1; Q4_K, Q5_K and Q6_K in
-/// ggml's blocks) or float rows kept in the file's format (F32, F16, BF16), because llama.cpp multiplies those
+/// layout the kernels read: quantized rows (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; Q2_K to Q6_K in ggml's blocks) or float rows kept in the file's format (F32, F16, BF16), because llama.cpp multiplies those
 /// in their own precision.
 ///
 /// Several tensors with the same input width and type can be stacked into one matrix (Q, K and V; gate and
@@ -39,9 +38,7 @@ final class WeightMatrix: @unchecked Sendable {
             guard columns % block == 0 else {
                 throw .invalidShape(name: first.name, reason: "row length \(columns) is not a multiple of \(block)")
             }
-            let source = agora_weight_type(first.type.rawValue)
-            // Q5_0 is stored as Q8_0 holding the same values (see agora_repack_rows).
-            let type = first.type == .q5_0 ? AGORA_WEIGHT_Q8_0 : source
+            let type = agora_weight_type(first.type.rawValue)
             let rowBytes = agora_row_bytes(type, Int32(columns))
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: rowBytes * rows, alignment: 64)
             var row = 0

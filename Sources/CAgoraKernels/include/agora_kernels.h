@@ -49,8 +49,8 @@ int agora_set_path(agora_path path);
 typedef enum {
     AGORA_WEIGHT_Q4_0 = 2,
     AGORA_WEIGHT_Q4_1 = 3,
-    AGORA_WEIGHT_Q5_0 = 6,  // accepted by agora_repack_rows only: stored and computed as Q8_0 (see below)
-    AGORA_WEIGHT_Q5_1 = 7,  // stored as unsigned bytes 0..31 with d and m, computed as Q4_1 is
+    AGORA_WEIGHT_Q5_0 = 6,  // computed as Q8_0 on the same values (see agora_repack_rows)
+    AGORA_WEIGHT_Q5_1 = 7,  // unsigned values 0..31 with d and m, computed as Q4_1 is
     AGORA_WEIGHT_Q8_0 = 8,
     AGORA_WEIGHT_Q2_K = 10,
     AGORA_WEIGHT_Q3_K = 11,
@@ -66,14 +66,17 @@ int agora_weight_is_kquant(agora_weight_type type);
 
 /// Bytes of one repacked row of `k` columns (k a multiple of 32), padded to 64 bytes.
 /// Layout: Q4_0 [nibbles nb*16][d nb*f16]; Q4_1 [nibbles nb*16][d nb*f16][m nb*f16];
-/// Q8_0 [int8 nb*32][d nb*f16]; Q5_1 [uint8 nb*32][d nb*f16][m nb*f16]. Nibbles keep ggml's order: byte j holds element j (low nibble) and
-/// element j+16 (high nibble) of its block. Scales stay half precision (as in the file: no bits are lost,
-/// and decode reads fewer bytes); every path converts them exactly to float.
+/// Q8_0 [int8 nb*32][d nb*f16]; Q5_0 [nibbles nb*16][fifth bits nb*4][d nb*f16];
+/// Q5_1 [nibbles nb*16][fifth bits nb*4][d nb*f16][m nb*f16]. Nibbles keep ggml's order: byte j holds
+/// element j (low nibble) and element j+16 (high nibble) of its block; bit j of a block's fifth bits is
+/// element j's. Scales stay half precision (as in the file: no bits are lost, and decode reads fewer
+/// bytes); every path converts them exactly to float.
 size_t agora_row_bytes(agora_weight_type type, int k);
 /// Repacks `rows` ggml rows (ggml block layout, fp16 scales) into `dst` (rows * agora_row_bytes).
-/// Q5_0 rows become Q8_0 rows holding the same values (q - 16 fits a byte, same scale): llama.cpp's Q5_0
-/// product is its Q8_0 product on those bytes, so the Q8_0 kernels give its bits. K-quant rows keep
-/// ggml's block layout.
+/// Q5_0 and Q5_1 rows stay 22 and 24 bytes a block, as in the file (decode streams them from memory once
+/// per token). Q5_0's products are the Q8_0 products of the same values (q - 16, same scale), as
+/// llama.cpp's Q5_0 dot product is; prefill expands a few rows at a time into byte rows to run the byte
+/// tiles. K-quant rows keep ggml's block layout.
 void agora_repack_rows(agora_weight_type type, const void *src, void *dst, int rows, int k);
 /// Dequantizes one repacked row into `out[k]` (out = float(q) * d [+ m]), as ggml dequantizes.
 void agora_dequantize_row(agora_weight_type type, const void *row, float *out, int k);
