@@ -204,6 +204,14 @@ static void weighted_values_scalar(const float *probs, const float *values, size
     for (int d = 0; d < head_dim; d++) out[d] = reduce_slots(acc, head_dim, d);
 }
 
+/// Positions ahead whose key or value vector is requested while this one is used: the cache is read
+/// once per token and, behind a forward pass's stream of weights, mostly from memory.
+#define AGORA_ATTENTION_PREFETCH 8
+
+static inline void prefetch_head(const float *p, int head_dim) {
+    for (int i = 0; i < head_dim; i += 16) __builtin_prefetch(p + i);
+}
+
 AGORA_AVX2 static void weighted_values_avx2(const float *probs, const float *values, size_t stride, int positions,
                                             int head_dim, float *acc, float *out) {
     memset(acc, 0, sizeof(float) * 32 * (size_t)head_dim);
@@ -211,6 +219,7 @@ AGORA_AVX2 static void weighted_values_avx2(const float *probs, const float *val
     for (int p = 0; p < positions; p++) {
         float *a = acc + (size_t)(p % 32) * head_dim;
         const float *v = values + (size_t)p * stride;
+        if (p + AGORA_ATTENTION_PREFETCH < positions) prefetch_head(v + AGORA_ATTENTION_PREFETCH * stride, head_dim);
         const __m256 w = _mm256_set1_ps(probs[p]);
         int d = 0;
         for (; d < hd8; d += 8) {
@@ -257,6 +266,7 @@ void agora_attend_head_on(agora_path path, const float *q, const float *keys, co
     float max = -INFINITY;
     for (int p = 0; p < positions; p++) {
         const float *k = keys + (size_t)p * stride;
+        if (p + AGORA_ATTENTION_PREFETCH < positions) prefetch_head(k + AGORA_ATTENTION_PREFETCH * stride, head_dim);
         const float kq = avx2 ? dot_f32_avx2(k, q, head_dim) : dot_f32_scalar(k, q, head_dim);
         scores[p] = kq * scale;
         max = scores[p] > max ? scores[p] : max;

@@ -14,22 +14,8 @@ static inline __m256i unpack_nibbles(const uint8_t *p) {
     return _mm256_set_m128i(hi, lo);
 }
 
-static inline __m256i lane_mask(int n) {
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
-}
-
-static inline __m256 load_f8(const float *p, int n, __m256i mask) {
-    return n == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, mask);
-}
-
-/// Eight (or the first n, the rest zero) half-precision scales, converted exactly (F16C).
-static inline __m256 load_h8(const uint16_t *p, int n) {
-    if (n == 8) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-    uint16_t tmp[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int j = 0; j < n; j++) tmp[j] = p[j];
-    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
-}
+/// Eight half-precision scales, converted exactly (F16C).
+static inline __m256 load_h8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
 /// The signed-or-unsigned weight bytes of block b of a row, ready for AGORA_DOT_U8S8: Q4_1 nibbles are
 /// used as unsigned bytes directly; Q8_0 and Q4_0 (nibble - 8) weights enter as |w| against the
@@ -180,12 +166,12 @@ static inline __attribute__((always_inline)) void tile(agora_weight_type type, c
         float offsets[AGORA_TILE_BLOCKS];
         int b = b0;
         for (; b + 8 <= b1; b += 8) {
-            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row->d + b)));
+            const __m256 dw = load_h8(row->d + b);
             for (int c = 0; c < C; c++) {
                 _mm256_storeu_ps(&scales[c][b - b0], _mm256_mul_ps(dw, _mm256_loadu_ps(cols[c].d + b)));
             }
             if (agora_has_offsets(type)) {
-                _mm256_storeu_ps(&offsets[b - b0], _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row->m + b))));
+                _mm256_storeu_ps(&offsets[b - b0], load_h8(row->m + b));
             }
         }
         for (; b < b1; b++) {
@@ -230,8 +216,8 @@ static inline __attribute__((always_inline)) void tile_q8_0_pair(const agora_wro
         float scales0[4][AGORA_TILE_BLOCKS], scales1[4][AGORA_TILE_BLOCKS];
         int b = b0;
         for (; b + 8 <= b1; b += 8) {
-            const __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row0->d + b)));
-            const __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row1->d + b)));
+            const __m256 dw0 = load_h8(row0->d + b);
+            const __m256 dw1 = load_h8(row1->d + b);
             for (int c = 0; c < C; c++) {
                 const __m256 da = _mm256_loadu_ps(cols[c].d + b);
                 _mm256_storeu_ps(&scales0[c][b - b0], _mm256_mul_ps(dw0, da));
@@ -267,16 +253,23 @@ static inline __attribute__((always_inline)) void tile_q8_0_pair(const agora_wro
     }
 }
 
-/// acc + (lane j of dd) * (the lane sums of block b): one step of the chain.
+/// acc + scale * (the lane sums of block b): one step of the chain.
 static inline __attribute__((always_inline)) __m256 block_fma(agora_weight_type type, const agora_wrow *row,
-                                                              const agora_acol *col, int b, __m256 dd, int j,
+                                                              const agora_acol *col, int b, __m256 scale,
                                                               __m256 acc) {
     const __m256i w = load_weights(type, row, b);
     const __m256i a = _mm256_loadu_si256((const __m256i *)(col->qs + b * AGORA_QK));
     const __m256i p = agora_has_offsets(type) ? AGORA_DOT_U8S8(w, a)
                                                 : AGORA_DOT_U8S8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-    const __m256 scale = _mm256_permutevar8x32_ps(dd, _mm256_set1_epi32(j));
     return _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(p), acc);
+}
+
+/// Block b's scale dw[b] * da[b] in every lane: lane j of a group's products when the group is whole, a
+/// scalar product for the last few blocks (gathering their halves through memory stalled store forwarding).
+static inline __attribute__((always_inline)) __m256 block_scale(const agora_wrow *row, const agora_acol *col, int b,
+                                                                __m256 dd, int j, int whole) {
+    if (whole) return _mm256_permutevar8x32_ps(dd, _mm256_set1_epi32(j));
+    return _mm256_set1_ps(_cvtsh_ss(row->d[b]) * col->d[b]);
 }
 
 /// One row against one column (decode), written as llama.cpp's vec_dot loop: the next row's independent
@@ -296,18 +289,12 @@ static inline __attribute__((always_inline)) float row_dot(agora_weight_type typ
     __m256 acc = _mm256_setzero_ps();
     float summs = 0.0f;
     for (int b0 = 0; b0 < nb; b0 += 8) {
-        const int n = nb - b0 < 8 ? nb - b0 : 8;
-        const __m256 dd = _mm256_mul_ps(load_h8(row->d + b0, n), load_f8(col->d + b0, n, lane_mask(n)));
-        if (n == 8) {
-            for (int j = 0; j < 8; j++) acc = block_fma(type, row, col, b0 + j, dd, j, acc);  // unrolled
-        } else {
-            for (int j = 0; j < n; j++) acc = block_fma(type, row, col, b0 + j, dd, j, acc);
-        }
-        if (agora_has_offsets(type)) {
-            float m[8], sa[8];
-            _mm256_storeu_ps(m, load_h8(row->m + b0, n));
-            _mm256_storeu_ps(sa, load_f8(col->s + b0, n, lane_mask(n)));
-            for (int j = 0; j < n; j++) summs = fmaf(m[j], sa[j], summs);
+        const int whole = nb - b0 >= 8, n = whole ? 8 : nb - b0;
+        const __m256 dd = whole ? _mm256_mul_ps(load_h8(row->d + b0), _mm256_loadu_ps(col->d + b0))
+                                : _mm256_setzero_ps();
+        for (int j = 0; j < n; j++) {
+            acc = block_fma(type, row, col, b0 + j, block_scale(row, col, b0 + j, dd, j, whole), acc);
+            if (agora_has_offsets(type)) summs = fmaf(_cvtsh_ss(row->m[b0 + j]), col->s[b0 + j], summs);
         }
     }
     float lanes[8];
@@ -340,29 +327,19 @@ static inline __attribute__((always_inline)) void row_dot_pair(agora_weight_type
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     float summs0 = 0.0f, summs1 = 0.0f;
     for (int b0 = 0; b0 < nb; b0 += 8) {
-        const int n = nb - b0 < 8 ? nb - b0 : 8;
-        const __m256 da = load_f8(col->d + b0, n, lane_mask(n));
-        const __m256 dd0 = _mm256_mul_ps(load_h8(row0->d + b0, n), da);
-        const __m256 dd1 = _mm256_mul_ps(load_h8(row1->d + b0, n), da);
-        if (n == 8) {
-            for (int j = 0; j < 8; j++) {  // unrolled
-                acc0 = block_fma(type, row0, col, b0 + j, dd0, j, acc0);
-                acc1 = block_fma(type, row1, col, b0 + j, dd1, j, acc1);
-            }
-        } else {
-            for (int j = 0; j < n; j++) {
-                acc0 = block_fma(type, row0, col, b0 + j, dd0, j, acc0);
-                acc1 = block_fma(type, row1, col, b0 + j, dd1, j, acc1);
-            }
-        }
-        if (agora_has_offsets(type)) {
-            float m0[8], m1[8], sa[8];
-            _mm256_storeu_ps(m0, load_h8(row0->m + b0, n));
-            _mm256_storeu_ps(m1, load_h8(row1->m + b0, n));
-            _mm256_storeu_ps(sa, load_f8(col->s + b0, n, lane_mask(n)));
-            for (int j = 0; j < n; j++) {
-                summs0 = fmaf(m0[j], sa[j], summs0);
-                summs1 = fmaf(m1[j], sa[j], summs1);
+        const int whole = nb - b0 >= 8, n = whole ? 8 : nb - b0;
+        const __m256 da = whole ? _mm256_loadu_ps(col->d + b0) : _mm256_setzero_ps();
+        const __m256 dd0 = whole ? _mm256_mul_ps(load_h8(row0->d + b0), da) : da;
+        const __m256 dd1 = whole ? _mm256_mul_ps(load_h8(row1->d + b0), da) : da;
+        // Q4_1 / Q5_1's offset chains step inside the block loop, where their latency overlaps the
+        // integer work (after it, they stalled it), from scalar loads.
+        for (int j = 0; j < n; j++) {  // unrolled for whole groups
+            const int b = b0 + j;
+            acc0 = block_fma(type, row0, col, b, block_scale(row0, col, b, dd0, j, whole), acc0);
+            acc1 = block_fma(type, row1, col, b, block_scale(row1, col, b, dd1, j, whole), acc1);
+            if (agora_has_offsets(type)) {
+                summs0 = fmaf(_cvtsh_ss(row0->m[b]), col->s[b], summs0);
+                summs1 = fmaf(_cvtsh_ss(row1->m[b]), col->s[b], summs1);
             }
         }
     }
