@@ -28,6 +28,15 @@ struct EngineBenchCommand: ParsableCommand {
     @Option(name: .long, help: "Repetitions per measurement (the mean is reported).")
     var repetitions: Int = 5
 
+    @Option(
+        name: .long,
+        help: """
+            Rounds of measurements, Agora's and llama-bench's taking turns (the reported ratio is the median of \
+            the rounds' ratios): on a shared machine one configuration's speed drifts over tens of seconds, \
+            and alternating puts both programs in the same stretches.
+            """)
+    var rounds: Int = 1
+
     @Option(name: .long, parsing: .upToNextOption, help: "Thread counts to measure.")
     var threads: [Int] = [1, 2]
 
@@ -43,6 +52,8 @@ struct EngineBenchCommand: ParsableCommand {
         var agoraTokensPerSecond: Double
         var llamaCppTokensPerSecond: Double?
         var ratio: Double?
+        /// Each round's ratio (rounds > 1), in order.
+        var roundRatios: [Double]?
     }
 
     struct PhaseShare: Encodable {
@@ -56,6 +67,7 @@ struct EngineBenchCommand: ParsableCommand {
         var model: String
         var kernelPath: String
         var repetitions: Int
+        var rounds: Int
         var rows: [Row]
         var profileThreads: Int?
         var profile: [PhaseShare]?
@@ -74,25 +86,43 @@ struct EngineBenchCommand: ParsableCommand {
         } catch {
             throw ValidationError("cannot load \(url.path): \(error)")
         }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        // Per round: tokens/s by "pp64/2"-style keys, Agora's then llama-bench's.
+        var agoraRounds: [[String: Double]] = []
+        var referenceRounds: [[String: Double]] = []
+        for round in 0..<rounds {
+            var measured: [String: Double] = [:]
+            for n in threads {
+                let (prefill, decode) = try measure(loaded, threads: n)
+                measured["pp\(Self.promptLength)/\(n)"] = prefill
+                measured["tg\(Self.generateLength)/\(n)"] = decode
+                printError(
+                    String(
+                        format: "round %d/%d, agora t=%d: prefill %.1f t/s, decode %.1f t/s", round + 1, rounds, n,
+                        prefill, decode))
+            }
+            agoraRounds.append(measured)
+            if let llamaBench { referenceRounds.append(try runLlamaBench(llamaBench, model: url)) }
+        }
         var rows: [Row] = []
         for n in threads {
-            let (prefill, decode) = try measure(loaded, threads: n)
-            rows.append(Row(test: "pp\(Self.promptLength)", threads: n, agoraTokensPerSecond: prefill))
-            rows.append(Row(test: "tg\(Self.generateLength)", threads: n, agoraTokensPerSecond: decode))
-            printError(String(format: "agora t=%d: prefill %.1f t/s, decode %.1f t/s", n, prefill, decode))
-        }
-        if let llamaBench {
-            let reference = try runLlamaBench(llamaBench, model: url)
-            for i in rows.indices {
-                let key = "\(rows[i].test)/\(rows[i].threads)"
-                if let value = reference[key] {
-                    rows[i].llamaCppTokensPerSecond = value
-                    rows[i].ratio = rows[i].agoraTokensPerSecond / value
+            for test in ["pp\(Self.promptLength)", "tg\(Self.generateLength)"] {
+                let key = "\(test)/\(n)"
+                let ours = agoraRounds.compactMap { $0[key] }
+                var row = Row(test: test, threads: n, agoraTokensPerSecond: Self.mean(ours))
+                let theirs = referenceRounds.compactMap { $0[key] }
+                if !theirs.isEmpty, theirs.count == ours.count {
+                    let ratios = zip(ours, theirs).map { $0 / $1 }
+                    row.llamaCppTokensPerSecond = Self.mean(theirs)
+                    row.ratio = Self.median(ratios)
+                    if rounds > 1 { row.roundRatios = ratios }
                 }
+                rows.append(row)
             }
         }
         var report = Report(
-            model: url.lastPathComponent, kernelPath: KernelPath.current.rawValue, repetitions: repetitions, rows: rows)
+            model: url.lastPathComponent, kernelPath: KernelPath.current.rawValue, repetitions: repetitions,
+            rounds: rounds, rows: rows)
         if profile, let n = threads.last {
             report.profileThreads = n
             report.profile = try phaseShares(loaded, threads: n)
@@ -100,15 +130,24 @@ struct EngineBenchCommand: ParsableCommand {
         if json {
             try printJSON(report)
         } else {
-            var table = TextTable(header: ["test", "threads", "agora t/s", "llama.cpp t/s", "ratio"])
+            var header = ["test", "threads", "agora t/s", "llama.cpp t/s", "ratio"]
+            if rounds > 1 { header.append("rounds' ratios") }
+            var table = TextTable(header: header)
             for row in rows {
-                table.rows.append([
+                var cells = [
                     row.test, "\(row.threads)", String(format: "%.1f", row.agoraTokensPerSecond),
                     row.llamaCppTokensPerSecond.map { String(format: "%.1f", $0) } ?? "-",
                     row.ratio.map { String(format: "%.2f", $0) } ?? "-",
-                ])
+                ]
+                if rounds > 1 {
+                    cells.append(row.roundRatios?.map { String(format: "%.2f", $0) }.joined(separator: " ") ?? "-")
+                }
+                table.rows.append(cells)
             }
-            print("model \(report.model), \(report.kernelPath) kernels, mean of \(repetitions) runs")
+            let shape =
+                rounds > 1
+                ? "mean of \(rounds) rounds of \(repetitions) runs, median ratio" : "mean of \(repetitions) runs"
+            print("model \(report.model), \(report.kernelPath) kernels, \(shape)")
             print(table.render())
             if let shares = report.profile, let n = report.profileThreads {
                 var phases = TextTable(header: ["phase (t=\(n))", "prefill %", "decode %", "decode ms/token"])
@@ -122,6 +161,14 @@ struct EngineBenchCommand: ParsableCommand {
                 print(phases.render())
             }
         }
+    }
+
+    static func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
     /// Mean tokens/s of a 64-token prompt and of 32 single-token steps, each from an empty cache (as

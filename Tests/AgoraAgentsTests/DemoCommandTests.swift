@@ -107,4 +107,51 @@ import Testing
             #expect((shares.first { $0.phase == phase }?.decodePercent ?? 0) > 0, "\(phase)")
         }
     }
+
+    /// `agora bench engine --rounds 2 --llama-bench PATH`: the reference runs once per round, between Agora's
+    /// measurements, and the ratio is the median of the rounds' ratios. The reference here is a script that
+    /// answers in llama-bench's JSON with fixed speeds and counts its calls.
+    @Test func engineBenchAlternatesRoundsWithTheReference() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "agora-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let calls = directory.appendingPathComponent("calls")
+        let script = directory.appendingPathComponent("llama-bench")
+        let entries =
+            #"[{"n_prompt":64,"n_gen":0,"n_threads":1,"avg_ts":50.0},"#
+            + #"{"n_prompt":0,"n_gen":32,"n_threads":1,"avg_ts":20.0}]"#
+        try "#!/bin/sh\necho call >> '\(calls.path)'\necho '\(entries)'\n".write(
+            to: script, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+        struct Row: Decodable {
+            var test: String
+            var agoraTokensPerSecond: Double
+            var llamaCppTokensPerSecond: Double?
+            var ratio: Double?
+            var roundRatios: [Double]?
+        }
+        struct Report: Decodable {
+            var rounds: Int
+            var rows: [Row]
+        }
+        let (status, text) = try await Self.runAgora([
+            "bench", "engine", "--json", "--repetitions", "1", "--threads", "1", "--rounds", "2", "--llama-bench",
+            script.path,
+        ])
+        #expect(status == 0, "\(text.suffix(2_000))")
+        let report = try JSONDecoder().decode(Report.self, from: Data(text.utf8))
+        #expect(report.rounds == 2)
+        #expect(try String(contentsOf: calls, encoding: .utf8) == "call\ncall\n")
+        #expect(report.rows.map(\.test) == ["pp64", "tg32"])
+        for row in report.rows {
+            let reference = row.test == "pp64" ? 50.0 : 20.0
+            #expect(row.llamaCppTokensPerSecond == reference)
+            let ratios = try #require(row.roundRatios)
+            #expect(ratios.count == 2 && ratios.allSatisfy { $0 > 0 })
+            // The median of two rounds is their mean, and the rounds' mean speed over the reference's.
+            #expect(abs((row.ratio ?? 0) - (ratios[0] + ratios[1]) / 2) < 1e-12)
+            #expect(abs((row.ratio ?? 0) - row.agoraTokensPerSecond / reference) < 1e-9)
+        }
+    }
 }
