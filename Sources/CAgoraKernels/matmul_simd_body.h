@@ -458,6 +458,7 @@ static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type
         return;
     }
     if (ncols > 1) {
+        // Sixteen rows at a time against every column group: the rows stay in L1 while the groups pass.
         const int chunk = 16;
         for (int rc = r0; rc < r1; rc += chunk) {
             const int re = r1 - rc < chunk ? r1 : rc + chunk;
