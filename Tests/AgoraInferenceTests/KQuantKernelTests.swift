@@ -120,10 +120,10 @@ struct KQuantKernelTests {
         }
     }
 
-    @Test("Q5_1: paths agree bit for bit; the repacked bytes hold ggml's values")
-    func q5_1() {
+    /// 3 blocks, and 992: rows too long for prefill's expansion buffer, computed by the five-bit tiles.
+    @Test("Q5_1: paths agree bit for bit; the repacked bytes hold ggml's values", arguments: [96, 31744])
+    func q5_1(k: Int) {
         let rows = 9
-        let k = 96
         let raw = Self.randomBlocks(.q5_1, rows: rows, k: k, seed: 21)
         let (weights, kernelType) = Self.repack(raw, .q5_1, rows: rows, k: k)
         defer { weights.deallocate() }
@@ -152,10 +152,13 @@ struct KQuantKernelTests {
         }
     }
 
-    @Test("Q5_0 rows keep ggml's values, and every product equals the Q8_0 product of those values")
-    func q5_0AsQ8_0() {
+    /// 73 blocks: the prefill expansion runs in several chunks, the tiles in two stretches; 992 blocks: rows
+    /// too long for the expansion buffer, computed by the five-bit tiles.
+    @Test(
+        "Q5_0 rows keep ggml's values, and every product equals the Q8_0 product of those values",
+        arguments: [2336, 31744])
+    func q5_0AsQ8_0(k: Int) {
         let rows = 9
-        let k = 2336  // 73 blocks: the prefill expansion runs in several chunks, the tiles in two stretches
         let raw = Self.randomBlocks(.q5_0, rows: rows, k: k, seed: 11)
         let (weights, kernelType) = Self.repack(raw, .q5_0, rows: rows, k: k)
         defer { weights.deallocate() }
