@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "AgoraCore", targets: ["AgoraCore"]),
         .library(name: "AgoraLedger", targets: ["AgoraLedger"]),
         .library(name: "AgoraInference", targets: ["AgoraInference"]),
+        .library(name: "AgoraWire", targets: ["AgoraWire"]),
+        .library(name: "AgoraClient", targets: ["AgoraClient"]),
         .library(name: "AgoraNode", targets: ["AgoraNode"]),
         .library(name: "AgoraAgents", targets: ["AgoraAgents"]),
     ],
@@ -53,11 +55,22 @@ let package = Package(
             dependencies: ["AgoraCore", "CAgoraKernels", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: engineSwiftSettings
         ),
+        // The node side in three layers, so a client needs neither the server, SQLite nor the engine:
+        // wire types and voucher/receipt checks, then the clients (node and remote ledger), then the servers.
+        .target(
+            name: "AgoraWire",
+            dependencies: ["AgoraCore", "AgoraLedger", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "AgoraClient",
+            dependencies: ["AgoraCore", "AgoraLedger", "AgoraWire", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(
             name: "AgoraNode",
             dependencies: [
                 "AgoraCore",
                 "AgoraLedger",
+                "AgoraWire",
                 "AgoraInference",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -71,7 +84,10 @@ let package = Package(
         ),
         .target(
             name: "AgoraAgents",
-            dependencies: ["AgoraCore", "AgoraLedger", "AgoraNode", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "AgoraCore", "AgoraLedger", "AgoraWire", "AgoraClient", "AgoraNode",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .executableTarget(
             name: "agora",
@@ -79,9 +95,12 @@ let package = Package(
                 "AgoraCore",
                 "AgoraLedger",
                 "AgoraInference",
+                "AgoraWire",
+                "AgoraClient",
                 "AgoraNode",
                 "AgoraAgents",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
@@ -97,14 +116,16 @@ let package = Package(
         .testTarget(
             name: "AgoraNodeTests",
             dependencies: [
-                "AgoraCore", "AgoraLedger", "AgoraInference", "AgoraNode",
+                "AgoraCore", "AgoraLedger", "AgoraInference", "AgoraWire", "AgoraClient", "AgoraNode",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
         .testTarget(
             name: "AgoraAgentsTests",
-            dependencies: ["AgoraCore", "AgoraLedger", "AgoraInference", "AgoraNode", "AgoraAgents"]
+            dependencies: [
+                "AgoraCore", "AgoraLedger", "AgoraInference", "AgoraWire", "AgoraClient", "AgoraNode", "AgoraAgents",
+            ]
         ),
         .testTarget(
             name: "AgoraInferenceTests",

@@ -1,5 +1,6 @@
 import AgoraCore
 import AgoraNode
+import AgoraWire
 import Foundation
 
 /// A dishonest node's engine, for demonstrating and testing that audits catch cheaters: on a fixed fraction
@@ -33,11 +34,15 @@ public struct CheatingEngine: CompletionEngine {
         return Double(draw) / Double(UInt64.max) < cheatRate
     }
 
-    public func complete(_ request: JobRequest, onText: @Sendable (String) -> Void) throws -> CompletionOutcome {
-        guard cheats(on: request), request.maxTokens > 2 else { return try honest.complete(request, onText: onText) }
+    public func complete(
+        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onText: @Sendable (String) -> Void
+    ) throws -> CompletionOutcome {
+        guard cheats(on: request), request.maxTokens > 2 else {
+            return try honest.complete(request, shouldStop: shouldStop, onText: onText)
+        }
         var cheap = request
         cheap.maxTokens = max(1, request.maxTokens / 8)
-        var outcome = try honest.complete(cheap, onText: onText)
+        var outcome = try honest.complete(cheap, shouldStop: shouldStop, onText: onText)
         outcome.finishReason = "stop"
         return outcome
     }

@@ -1,6 +1,8 @@
+import AgoraClient
 import AgoraCore
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import Foundation
 
 /// One job an agent paid for: what it asked, whom, and what it got back (receipt verified).
@@ -36,12 +38,15 @@ public struct AuditResult: Sendable {
 public enum AgentError: Error, Sendable, Equatable, CustomStringConvertible {
     case budgetExhausted(spent: Amount, budget: Amount)
     case noEligibleNode
-    case challengeRefused(String)
+    /// An audit disagreed and neither a local engine nor a third node can say which run was right.
+    case noTieBreaker
+    case challengeRefused(TransactionError)
 
     public var description: String {
         switch self {
         case .budgetExhausted(let spent, let budget): return "budget exhausted: spent \(spent) of \(budget)"
         case .noEligibleNode: return "no eligible node serves the model"
+        case .noTieBreaker: return "an audit disagreed, and no local engine or third node can break the tie"
         case .challengeRefused(let why): return "the ledger refused the challenge: \(why)"
         }
     }
@@ -52,7 +57,7 @@ public enum AgentError: Error, Sendable, Equatable, CustomStringConvertible {
 /// request, and turns a proven mismatch into a challenge on the ledger. One agent runs one job at a time.
 public final class MarketAgent {
     public let wallet: SigningKey
-    public let ledger: Ledger
+    public let ledger: any LedgerAccess
     public let model: Hash256
     public let budget: Amount
     public let auditRate: Double
@@ -73,7 +78,7 @@ public final class MarketAgent {
     private let termsCache = PaymentTermsCache()
 
     public init(
-        wallet: SigningKey, ledger: Ledger, model: Hash256, budget: Amount, auditRate: Double, seed: UInt64,
+        wallet: SigningKey, ledger: any LedgerAccess, model: Hash256, budget: Amount, auditRate: Double, seed: UInt64,
         localEngine: (any CompletionEngine)? = nil, receipts: ReceiptStore? = nil
     ) {
         self.receipts = receipts
@@ -88,8 +93,8 @@ public final class MarketAgent {
     }
 
     /// The eligible nodes for the agent's model, best first.
-    public func rankedNodes() throws -> [NodeListing] {
-        selector.rank(try NodeSelector.listings(from: ledger, model: model))
+    public func rankedNodes() async throws -> [NodeListing] {
+        selector.rank(try await NodeSelector.listings(from: ledger, model: model))
     }
 
     /// Hires a node for one prompt. Nodes are taken in turn from the ranking (so work spreads over the good
@@ -97,19 +102,23 @@ public final class MarketAgent {
     public func hire(prompt: String, maxTokens: Int, temperature: Double = 0, seed: UInt64? = nil) async throws
         -> HiredJob
     {
-        let ranked = try rankedNodes()
+        // A fully specified request: what an auditor re-runs must hash the same everywhere.
+        let request = ChatCompletionRequest(
+            messages: [OpenAIMessage(role: "user", content: prompt)], maxTokens: maxTokens, temperature: temperature,
+            topP: 1, topK: 0, seed: seed ?? generator.next())
+        return try await hire(request)
+    }
+
+    /// Hires the next node in turn for a full request.
+    public func hire(_ request: ChatCompletionRequest) async throws -> HiredJob {
+        let ranked = try await rankedNodes()
         guard !ranked.isEmpty else { throw AgentError.noEligibleNode }
         // Nodes that lost a challenge get work only when no clean node is left.
         let clean = ranked.filter { $0.record.challengesLost == 0 }
         let pool = clean.isEmpty ? ranked : clean
         let node = pool[rotation % pool.count]
         rotation += 1
-        // A fully specified request: what an auditor re-runs must hash the same everywhere.
-        let request = ChatCompletionRequest(
-            messages: [OpenAIMessage(role: "user", content: prompt)], maxTokens: maxTokens, temperature: temperature,
-            topP: 1, topK: 0, seed: seed ?? generator.next())
-        let hired = try await hire(request, on: node)
-        return hired
+        return try await hire(request, on: node)
     }
 
     func hire(_ request: ChatCompletionRequest, on node: NodeListing) async throws -> HiredJob {
@@ -118,7 +127,8 @@ public final class MarketAgent {
         guard let url = URL(string: node.endpoint) else { throw AgentError.noEligibleNode }
         let client = NodeClient(baseURL: url, wallet: wallet, maxPerJob: remaining, termsCache: termsCache)
         let result = try await client.chat(request)
-        let job = try RequestLimits(maxTokens: Int.max).job(from: request, chosenSeed: 0)
+        // A request without a seed ran with the one the node chose and signed in the receipt.
+        let job = try RequestLimits(maxTokens: Int.max).job(from: request, chosenSeed: result.receipt.seed)
         let hired = HiredJob(request: request, job: job, node: node.key, endpoint: node.endpoint, result: result)
         spent = try spent.adding(result.receipt.amount)
         jobs.append(hired)
@@ -134,7 +144,7 @@ public final class MarketAgent {
     /// Re-runs a job on another eligible node; on a mismatch, breaks the tie with the local engine (or a third
     /// node) and queues a challenge against whichever job disagrees with it.
     public func audit(_ original: HiredJob) async throws -> AuditResult {
-        let others = try rankedNodes().filter { $0.key != original.node }
+        let others = try await rankedNodes().filter { $0.key != original.node }
         let auditJob: HiredJob?
         let auditorName: String
         let auditHash: Hash256
@@ -156,7 +166,7 @@ public final class MarketAgent {
             jobID: original.receipt.jobID, auditor: auditorName, matched: auditHash == original.receipt.outputHash,
             challenges: [])
         if !result.matched {
-            let truth = try tieBreak(
+            let truth = try await tieBreak(
                 original, excluding: [original.node, auditJob?.node].compactMap { $0 }, others: others)
             for candidate in [Optional(original), auditJob].compactMap({ $0 })
             where candidate.receipt.outputHash != truth {
@@ -171,31 +181,38 @@ public final class MarketAgent {
         return result
     }
 
-    private func tieBreak(_ job: HiredJob, excluding: [PublicKey], others: [NodeListing]) throws -> Hash256 {
+    /// The output two disagreeing runs should have had: the local engine's when the agent has one (it costs
+    /// nothing and trusts no node), otherwise a third node's, hired at the job's price.
+    private func tieBreak(_ job: HiredJob, excluding: [PublicKey], others: [NodeListing]) async throws -> Hash256 {
         if let localEngine {
-            return ReceiptVerifier.outputHash(try localEngine.complete(job.job, onText: { _ in }).text)
+            let request = job.job
+            return ReceiptVerifier.outputHash(
+                try await offCooperativePool { try localEngine.complete(request, onText: { _ in }) }.text)
         }
-        throw AgentError.noEligibleNode
+        guard let third = others.first(where: { !excluding.contains($0.key) }) else {
+            throw AgentError.noTieBreaker
+        }
+        return try await hire(job.request, on: third).receipt.outputHash
     }
 
-    /// Files the queued challenges whose jobs are now settled on the ledger (each locks the challenge bond).
+    /// Files the queued challenges whose jobs are now settled on the ledger (each locks the challenge bond
+    /// and reveals the job's request, so the referee can re-run it).
     @discardableResult
-    public func fileSettledChallenges() throws -> [PendingChallenge] {
+    public func fileSettledChallenges() async throws -> [PendingChallenge] {
         var filed: [PendingChallenge] = []
         var waiting: [PendingChallenge] = []
         for challenge in pendingChallenges {
-            guard let job = try ledger.job(challenge.jobID), job.status == .settled else {
+            guard let job = try await ledger.job(challenge.jobID), job.status == .settled else {
                 waiting.append(challenge)
                 continue
             }
-            let nonce = try ledger.account(wallet.publicKey).nonce + 1
-            let transaction = Transaction.signed(
-                by: wallet, chainID: ledger.chainID, nonce: nonce,
-                body: .fileChallenge(
-                    jobID: challenge.jobID, claimedOutputHash: challenge.claimedOutputHash, evidence: challenge.evidence
-                ))
-            let outcome = try ledger.produceBlock([transaction])
-            if let refusal = outcome.rejected.first { throw AgentError.challengeRefused(refusal.error.description) }
+            let result = try await ledger.signAndSubmit(
+                .fileChallenge(
+                    jobID: challenge.jobID, claimedOutputHash: challenge.claimedOutputHash,
+                    evidence: challenge.evidence, revealedRequest: challenge.revealed.canonicalBytes),
+                by: wallet
+            ).result
+            if let refusal = result.rejection { throw AgentError.challengeRefused(refusal) }
             filed.append(challenge)
         }
         pendingChallenges = waiting

@@ -44,10 +44,12 @@ public struct NodeSelector: Sendable {
     }
 
     /// Listings from the ledger, optionally for one model.
-    public static func listings(from ledger: Ledger, model: Hash256? = nil) throws -> [NodeListing] {
-        try ledger.nodes().compactMap { entry in
+    public static func listings(from ledger: any LedgerReader, model: Hash256? = nil) async throws(LedgerAccessError)
+        -> [NodeListing]
+    {
+        try await ledger.allNodes().compactMap { entry in
             if let model, !entry.record.registration.models.contains(model) { return nil }
-            return NodeListing(key: entry.key, record: entry.record, stake: try ledger.account(entry.key).stake)
+            return NodeListing(key: entry.key, record: entry.record, stake: entry.stake)
         }
     }
 

@@ -1,6 +1,7 @@
 import AgoraCore
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import Foundation
 import GRDB
 

@@ -11,6 +11,7 @@ public struct VerificationFailure: Error, Sendable, CustomStringConvertible {
 
 /// The result of a successful full verification.
 public struct VerificationReport: Sendable, Codable {
+    public var genesisHash: Hash256
     public var blocks: UInt64
     public var transactions: UInt64
     public var headHash: Hash256
@@ -28,8 +29,14 @@ public struct VerificationReport: Sendable, Codable {
 /// in bounded memory.
 public struct ChainVerifier {
     public let directory: URL
+    /// Whether the folder's own state table is checked against the replay (off for a downloaded chain, which
+    /// has blocks and transactions only).
+    public let checkStoredState: Bool
 
-    public init(directory: URL) { self.directory = directory }
+    public init(directory: URL, checkStoredState: Bool = true) {
+        self.directory = directory
+        self.checkStoredState = checkStoredState
+    }
 
     public func verify(progress: ((UInt64, UInt64) -> Void)? = nil) throws -> VerificationReport {
         let databasePath = directory.appendingPathComponent(Ledger.databaseFileName).path
@@ -103,7 +110,8 @@ public struct ChainVerifier {
         }
 
         // The stored state must be exactly the replayed one, and hold exactly the supply.
-        let (storedAccumulator, held) = try source.pool.read { db -> (StateAccumulator, UInt64) in
+        let stateSource: any DatabaseReader = checkStoredState ? source.pool : replay
+        let (storedAccumulator, held) = try stateSource.read { db -> (StateAccumulator, UInt64) in
             var stored = StateAccumulator()
             var held: UInt64 = 0
             let cursor = try Row.fetchCursor(db, sql: "SELECT key, value FROM state")
@@ -127,7 +135,7 @@ public struct ChainVerifier {
             return try LedgerTotals(canonicalBytes: bytes).burnt
         }
         return VerificationReport(
-            blocks: headHeight + 1, transactions: transactionCount, headHash: previous.hash,
+            genesisHash: genesis.hash, blocks: headHeight + 1, transactions: transactionCount, headHash: previous.hash,
             stateRoot: previous.header.stateRoot, supply: supply, burnt: burnt)
     }
 

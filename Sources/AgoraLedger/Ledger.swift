@@ -10,10 +10,11 @@ public struct BlockOutcome: Sendable {
     public var rejected: [(id: Hash256, error: TransactionError)]
 }
 
-/// An embedded ledger in a data directory: the sequencer's view of the chain.
+/// An embedded ledger in a data directory: the sequencer's view of the chain, or a read-only view of it.
 ///
 /// Opening it resumes from the last committed block. `produceBlock` is the only writer and is serialized;
-/// queries read concurrently from SQLite's WAL snapshot.
+/// queries read concurrently from SQLite's WAL snapshot. Opened without the sequencer key (`sequencing:
+/// false`, or a copy of the folder without `sequencer.key`) it answers every query and refuses to seal.
 public final class Ledger: @unchecked Sendable {
     public static let databaseFileName = "ledger.sqlite"
     public static let sequencerKeyFileName = "sequencer.key"
@@ -25,7 +26,7 @@ public final class Ledger: @unchecked Sendable {
     public var chainID: String { genesis.chainID }
 
     let store: LedgerStore
-    private let sequencerKey: SigningKey
+    private let sequencerKey: SigningKey?
     private let executor: TransactionExecutor
     private let lock = NSLock()
     private var headHeader: SignedBlockHeader
@@ -77,15 +78,20 @@ public final class Ledger: @unchecked Sendable {
         return try Ledger(directory: directory, store: store, sequencerKey: sequencerKey)
     }
 
-    /// Opens the chain in `directory`, resuming after its last committed block.
-    public static func open(at directory: URL) throws(LedgerError) -> Ledger {
+    /// Opens the chain in `directory`, resuming after its last committed block. With `sequencing`, the
+    /// directory's `sequencer.key` is loaded and the ledger seals blocks; without it the key is never read and
+    /// the ledger is a read-only view (what every participant other than the sequencer needs).
+    public static func open(at directory: URL, sequencing: Bool = true) throws(LedgerError) -> Ledger {
         let databasePath = directory.appendingPathComponent(databaseFileName).path
         guard FileManager.default.fileExists(atPath: databasePath) else { throw .notInitialized(directory.path) }
-        let key = try KeyFileStore.load(directory.appendingPathComponent(sequencerKeyFileName))
+        let key = sequencing ? try KeyFileStore.load(directory.appendingPathComponent(sequencerKeyFileName)) : nil
         return try Ledger(directory: directory, store: try LedgerStore(path: databasePath), sequencerKey: key)
     }
 
-    private init(directory: URL, store: LedgerStore, sequencerKey: SigningKey) throws(LedgerError) {
+    /// Whether this process may seal blocks (it holds the sequencer key).
+    public var isSequencing: Bool { sequencerKey != nil }
+
+    private init(directory: URL, store: LedgerStore, sequencerKey: SigningKey?) throws(LedgerError) {
         self.directory = directory
         self.store = store
         self.sequencerKey = sequencerKey
@@ -98,7 +104,7 @@ public final class Ledger: @unchecked Sendable {
                 return (try Genesis(canonicalBytes: genesisBytes), head, accumulator)
             }
             let (genesis, head, _) = loaded
-            guard genesis.sequencer == sequencerKey.publicKey else {
+            if let sequencerKey, genesis.sequencer != sequencerKey.publicKey {
                 throw LedgerError.keyFile("sequencer.key is not the chain's sequencer key")
             }
             self.genesis = genesis
@@ -165,6 +171,7 @@ public final class Ledger: @unchecked Sendable {
     private func produceBlock(
         count: Int, transactionAt: (Int) -> Offered, timestamp: UInt64?, allowEmpty: Bool
     ) throws(LedgerError) -> BlockOutcome {
+        guard let sequencerKey else { throw .readOnly(directory.path) }
         lock.lock()
         defer { lock.unlock() }
         var accepted: [VerifiedTransaction] = []
@@ -218,8 +225,8 @@ public final class Ledger: @unchecked Sendable {
                     chainID: self.chainID, height: context.height, previousHash: previous.hash,
                     transactionsRoot: BlockHeader.transactionsRoot(accepted.map(\.id)), stateRoot: newAccumulator.root,
                     timestamp: context.timestamp, transactionCount: UInt32(accepted.count),
-                    sequencer: self.sequencerKey.publicKey)
-                let block = SignedBlockHeader(header: header, signedBy: self.sequencerKey)
+                    sequencer: sequencerKey.publicKey)
+                let block = SignedBlockHeader(header: header, signedBy: sequencerKey)
                 try LedgerStore.insertBlock(db, block)
                 try LedgerStore.setMeta(db, "accumulator", newAccumulator.bytes)
                 newHead = block

@@ -7,6 +7,12 @@ public struct TransactionLocation: Sendable {
     public var transaction: Transaction
     public var height: UInt64
     public var position: Int
+
+    public init(transaction: Transaction, height: UInt64, position: Int) {
+        self.transaction = transaction
+        self.height = height
+        self.position = position
+    }
 }
 
 /// Read-only queries on the committed state. They read SQLite directly and never hold the state in memory.
@@ -47,6 +53,104 @@ extension Ledger {
             guard case .model(let hash) = try StateKey(bytes: key) else { return nil }
             return (hash, try ModelRecord(canonicalBytes: value))
         }
+    }
+
+    /// One page of registered nodes (with their stake) after the state key `after`.
+    public func nodePage(after: [UInt8]?, limit: Int) throws(LedgerError) -> LedgerPage<NodeEntry> {
+        let (entries, next) = try page(.node, after: after, limit: limit)
+        var items: [NodeEntry] = []
+        for entry in entries {
+            do {
+                guard case .node(let key) = try StateKey(bytes: entry.key) else { continue }
+                items.append(
+                    NodeEntry(
+                        key: key, record: try NodeRecord(canonicalBytes: entry.value), stake: try account(key).stake))
+            } catch let error as LedgerError { throw error } catch { throw .corruptState("node record: \(error)") }
+        }
+        return LedgerPage(items: items, nextCursor: next)
+    }
+
+    public func modelPage(after: [UInt8]?, limit: Int) throws(LedgerError) -> LedgerPage<ModelEntry> {
+        let (entries, next) = try page(.model, after: after, limit: limit)
+        var items: [ModelEntry] = []
+        for entry in entries {
+            do {
+                guard case .model(let hash) = try StateKey(bytes: entry.key) else { continue }
+                items.append(ModelEntry(hash: hash, record: try ModelRecord(canonicalBytes: entry.value)))
+            } catch { throw .corruptState("model record: \(error)") }
+        }
+        return LedgerPage(items: items, nextCursor: next)
+    }
+
+    public func datasetPage(after: [UInt8]?, limit: Int) throws(LedgerError) -> LedgerPage<DatasetEntry> {
+        let (entries, next) = try page(.dataset, after: after, limit: limit)
+        var items: [DatasetEntry] = []
+        for entry in entries {
+            do {
+                guard case .dataset(let hash) = try StateKey(bytes: entry.key) else { continue }
+                items.append(DatasetEntry(hash: hash, record: try DatasetRecord(canonicalBytes: entry.value)))
+            } catch { throw .corruptState("dataset record: \(error)") }
+        }
+        return LedgerPage(items: items, nextCursor: next)
+    }
+
+    /// One page of challenges still open. Decided challenges stay in the state, so a page may scan more
+    /// records than it returns; the cursor still advances past every record scanned.
+    public func openChallengePage(after: [UInt8]?, limit: Int) throws(LedgerError) -> LedgerPage<ChallengeEntry> {
+        var items: [ChallengeEntry] = []
+        var cursor = after
+        while true {
+            let (entries, next) = try page(.challenge, after: cursor, limit: limit)
+            for entry in entries {
+                cursor = entry.key
+                let challenge: ChallengeRecord
+                let jobID: Hash256
+                do {
+                    guard case .challenge(let id) = try StateKey(bytes: entry.key) else { continue }
+                    jobID = id
+                    challenge = try ChallengeRecord(canonicalBytes: entry.value)
+                } catch { throw .corruptState("challenge record: \(error)") }
+                guard challenge.isOpen else { continue }
+                guard let job = try job(jobID) else {
+                    throw .corruptState("challenge of job \(jobID.short)… has no job")
+                }
+                items.append(ChallengeEntry(jobID: jobID, job: job, challenge: challenge))
+                if items.count == limit {
+                    let isLastRecord = next == nil && entry.key == entries.last?.key
+                    return LedgerPage(items: items, nextCursor: isLastRecord ? nil : LedgerCursor.encode(entry.key))
+                }
+            }
+            if next == nil { return LedgerPage(items: items, nextCursor: nil) }
+        }
+    }
+
+    /// Blocks `from ..< from + count` that exist, with their transactions.
+    public func blockEntries(from height: UInt64, count: Int) throws(LedgerError) -> [BlockEntry] {
+        try read { db in
+            var entries: [BlockEntry] = []
+            let end = height.addingReportingOverflow(UInt64(max(count, 0)))
+            var current = height
+            while current < (end.overflow ? UInt64.max : end.partialValue) {
+                guard let block = try LedgerStore.block(db, height: current) else { break }
+                entries.append(
+                    BlockEntry(block: block, transactions: try LedgerStore.transactions(db, height: current)))
+                current += 1
+            }
+            return entries
+        }
+    }
+
+    /// One page of raw entries under a prefix, and the cursor after it (nil when the list ended).
+    private func page(_ prefix: StateKey.Prefix, after: [UInt8]?, limit: Int) throws(LedgerError) -> (
+        [(key: [UInt8], value: [UInt8])], String?
+    ) {
+        // One more than asked tells whether another page exists.
+        let entries = try read { db in
+            try SQLiteStateBackend(db: db).entries(withPrefix: [prefix.rawValue], after: after, limit: limit + 1)
+        }
+        guard entries.count > limit else { return (entries, nil) }
+        let pageEntries = Array(entries.prefix(limit))
+        return (pageEntries, pageEntries.last.map { LedgerCursor.encode($0.key) })
     }
 
     public func block(height: UInt64) throws(LedgerError) -> SignedBlockHeader? {

@@ -79,6 +79,19 @@ final class LedgerStore: Sendable {
         }
     }
 
+    /// Writes transactions as received (a downloaded chain, before verification checks their signatures).
+    static func insertTransactions(_ db: Database, height: UInt64, received transactions: [Transaction]) throws {
+        let insert = try db.cachedStatement(
+            sql: "INSERT INTO transactions (id, height, position, sender, body) VALUES (?, ?, ?, ?, ?)")
+        for (position, transaction) in transactions.enumerated() {
+            let encoded = transaction.canonicalBytes
+            try insert.execute(arguments: [
+                Data(Transaction.id(ofEncoded: encoded).bytes), Int64(height), position, Data(transaction.sender.bytes),
+                Data(encoded),
+            ])
+        }
+    }
+
     static func block(_ db: Database, height: UInt64) throws -> SignedBlockHeader? {
         guard
             let row = try Row.fetchOne(

@@ -31,6 +31,25 @@ struct SQLiteStateBackend: StateBackend {
         }
     }
 
+    /// Up to `limit` entries under `prefix` whose keys come strictly after `after` (or from the start), in key
+    /// order: one page of a list.
+    func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(LedgerError) -> [(
+        key: [UInt8], value: [UInt8]
+    )] {
+        do {
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT key, value FROM state WHERE key > ? AND key < ? ORDER BY key LIMIT ?",
+                arguments: [Data(after ?? prefix), Data(prefix + [UInt8](repeating: 0xFF, count: 64)), limit])
+            return rows.map { row in
+                let key: Data = row["key"]
+                let value: Data = row["value"]
+                return (key: [UInt8](key), value: [UInt8](value))
+            }
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
     /// Writes a block's changes.
     func write(_ changes: [StateChange]) throws {
         let upsert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)")

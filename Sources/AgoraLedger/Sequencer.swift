@@ -10,20 +10,6 @@ import Dispatch
 /// `Ledger.produceBlock(verified:)`, which does every other check. The queue is bounded so a flood of
 /// submissions is refused rather than buffered without limit.
 public actor Sequencer {
-    public enum SubmitError: Error, Equatable, Sendable, CustomStringConvertible {
-        case queueFull(limit: Int)
-        case wrongChain(expected: String, got: String)
-        case invalidSignature
-
-        public var description: String {
-            switch self {
-            case .queueFull(let limit): return "the sequencer's queue is full (\(limit) transactions); retry later"
-            case .wrongChain(let expected, let got): return "transaction for chain '\(got)', this is '\(expected)'"
-            case .invalidSignature: return "the signature does not verify"
-            }
-        }
-    }
-
     public let ledger: Ledger
     public let queueLimit: Int
     private var queue: [VerifiedTransaction] = []
@@ -41,7 +27,7 @@ public actor Sequencer {
 
     /// Checks a transaction and queues it for a coming block; returns its id.
     @discardableResult
-    public nonisolated func submit(_ transaction: Transaction) async throws(SubmitError) -> Hash256 {
+    public nonisolated func submit(_ transaction: Transaction) async throws(TransactionError) -> Hash256 {
         guard transaction.chainID == ledger.chainID else {
             throw .wrongChain(expected: ledger.chainID, got: transaction.chainID)
         }
@@ -50,7 +36,7 @@ public actor Sequencer {
         return verified.id
     }
 
-    private func enqueue(_ transaction: VerifiedTransaction) throws(SubmitError) {
+    private func enqueue(_ transaction: VerifiedTransaction) throws(TransactionError) {
         guard pendingCount < queueLimit else { throw .queueFull(limit: queueLimit) }
         queue.append(transaction)
     }

@@ -174,9 +174,13 @@ public struct JobRecord: Hashable, Sendable, CanonicalCodable, Codable {
     public var royalty: Amount
     public var settledHeight: UInt64
     public var status: Status
+    /// The engine version the node's receipt names: a referee re-executes only with this very version (a
+    /// different version may legitimately produce other bits, and must never slash an honest node).
+    public var engineVersion: String
 
     public init(receipt: JobReceipt, royalty: Amount, settledHeight: UInt64) {
         payer = receipt.payer
+        engineVersion = receipt.engineVersion
         node = receipt.node
         modelHash = receipt.modelHash
         inputHash = receipt.inputHash
@@ -197,6 +201,7 @@ public struct JobRecord: Hashable, Sendable, CanonicalCodable, Codable {
         writer.write(royalty)
         writer.write(settledHeight)
         writer.write(status.rawValue)
+        writer.write(engineVersion)
     }
 
     public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
@@ -211,6 +216,7 @@ public struct JobRecord: Hashable, Sendable, CanonicalCodable, Codable {
         let tag = try reader.readUInt8()
         guard let status = Status(rawValue: tag) else { throw .invalidTag(type: "JobRecord.Status", tag: tag) }
         self.status = status
+        engineVersion = try reader.readString(limit: 64)
     }
 }
 
@@ -222,15 +228,21 @@ public struct ChallengeRecord: Hashable, Sendable, CanonicalCodable, Codable {
     public var bond: Amount
     public var filedHeight: UInt64
     public var isOpen: Bool
+    /// The disputed job's canonical request, revealed by the challenger (checked against the job's input
+    /// hash when filed): what the referee re-executes, readable by anyone from the ledger.
+    public var revealedRequest: [UInt8]
 
-    public init(challenger: PublicKey, claimedOutputHash: Hash256, evidence: Hash256, bond: Amount, filedHeight: UInt64)
-    {
+    public init(
+        challenger: PublicKey, claimedOutputHash: Hash256, evidence: Hash256, bond: Amount, filedHeight: UInt64,
+        revealedRequest: [UInt8]
+    ) {
         self.challenger = challenger
         self.claimedOutputHash = claimedOutputHash
         self.evidence = evidence
         self.bond = bond
         self.filedHeight = filedHeight
         self.isOpen = true
+        self.revealedRequest = revealedRequest
     }
 
     public func encode(to writer: inout CanonicalWriter) {
@@ -240,6 +252,7 @@ public struct ChallengeRecord: Hashable, Sendable, CanonicalCodable, Codable {
         writer.write(bond)
         writer.write(filedHeight)
         writer.write(isOpen)
+        writer.writeBytes(revealedRequest)
     }
 
     public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
@@ -249,6 +262,7 @@ public struct ChallengeRecord: Hashable, Sendable, CanonicalCodable, Codable {
         bond = try reader.read()
         filedHeight = try reader.readUInt64()
         isOpen = try reader.readBool()
+        revealedRequest = try reader.readBytes(limit: RevealedRequest.maxBytes)
     }
 }
 
@@ -272,5 +286,17 @@ public struct LedgerTotals: Hashable, Sendable, CanonicalCodable, Codable {
     public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
         supply = try reader.read()
         burnt = try reader.read()
+    }
+}
+
+/// A job's request as revealed to the ledger: its canonical bytes (the node layer's `JobRequest` encoding),
+/// opaque here. The ledger checks only that they hash to the input hash the job's voucher and receipt name.
+public enum RevealedRequest {
+    /// Largest revealed request a challenge may carry (a node's default body limit is 1 MiB).
+    public static let maxBytes = 1 << 20
+
+    /// The input hash of a request's canonical bytes for a model: what vouchers and receipts name.
+    public static func inputHash(modelHash: Hash256, requestBytes: [UInt8]) -> Hash256 {
+        Hash256.tagged("agora-request-v1", modelHash.bytes + requestBytes)
     }
 }

@@ -19,8 +19,9 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
     case registerDataset(DatasetRegistration)
     /// Pays a job: the payer's voucher and the node's receipt, settled atomically.
     case settleJob(voucher: Voucher, receipt: JobReceipt)
-    /// Disputes a settled job's output, locking the challenge bond.
-    case fileChallenge(jobID: Hash256, claimedOutputHash: Hash256, evidence: Hash256)
+    /// Disputes a settled job's output, locking the challenge bond. `revealedRequest` is the job's canonical
+    /// request (it must hash to the job's input hash), so the referee — and anyone — can re-execute it.
+    case fileChallenge(jobID: Hash256, claimedOutputHash: Hash256, evidence: Hash256, revealedRequest: [UInt8])
     /// The referee's verdict after re-executing the job.
     case resolveChallenge(jobID: Hash256, nodeAtFault: Bool)
 
@@ -77,11 +78,12 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
             writer.write(UInt8(10))
             writer.write(voucher)
             writer.write(receipt)
-        case .fileChallenge(let jobID, let claimedOutputHash, let evidence):
+        case .fileChallenge(let jobID, let claimedOutputHash, let evidence, let revealedRequest):
             writer.write(UInt8(11))
             writer.write(jobID)
             writer.write(claimedOutputHash)
             writer.write(evidence)
+            writer.writeBytes(revealedRequest)
         case .resolveChallenge(let jobID, let nodeAtFault):
             writer.write(UInt8(12))
             writer.write(jobID)
@@ -105,7 +107,8 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
         case 10: self = .settleJob(voucher: try reader.read(), receipt: try reader.read())
         case 11:
             self = .fileChallenge(
-                jobID: try reader.read(), claimedOutputHash: try reader.read(), evidence: try reader.read())
+                jobID: try reader.read(), claimedOutputHash: try reader.read(), evidence: try reader.read(),
+                revealedRequest: try reader.readBytes(limit: RevealedRequest.maxBytes))
         case 12: self = .resolveChallenge(jobID: try reader.read(), nodeAtFault: try reader.readBool())
         case let tag: throw .invalidTag(type: "TransactionBody", tag: tag)
         }

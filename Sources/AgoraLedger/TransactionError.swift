@@ -1,7 +1,17 @@
 import AgoraCore
 
 /// Why the ledger refused a transaction. A refused transaction changes nothing and is not put in a block.
-public enum TransactionError: Error, Equatable, Sendable, CustomStringConvertible {
+///
+/// The one verdict type of every ledger implementation: the embedded ledger returns it, the ledger RPC carries
+/// it as JSON (`Codable`, one key per case) and the remote client decodes the same value, so callers switch on
+/// cases, never on strings. The first cases are the sequencer's door checks; the rest are the state machine's.
+public enum TransactionError: Error, Equatable, Sendable, Codable, CustomStringConvertible {
+    /// The bytes are not a transaction (bad base64, bad canonical encoding).
+    case malformed(String)
+    /// The sequencer's queue is full; the transaction was not queued and may be retried.
+    case queueFull(limit: Int)
+    /// The same transaction is already queued and awaited.
+    case alreadyPending
     case invalidSignature
     case wrongChain(expected: String, got: String)
     case badNonce(expected: UInt64, got: UInt64)
@@ -30,12 +40,17 @@ public enum TransactionError: Error, Equatable, Sendable, CustomStringConvertibl
     case challengeAlreadyFiled(Hash256)
     case challengeNotFound(Hash256)
     case challengeClaimsSameOutput
+    /// The request revealed with a challenge does not hash to the job's input hash.
+    case revealedRequestMismatch
     case notReferee
     /// The state could not be read or decoded: a storage failure, not a fault of the transaction.
     case storage(String)
 
     public var description: String {
         switch self {
+        case .malformed(let why): return "malformed transaction: \(why)"
+        case .queueFull(let limit): return "the sequencer's queue is full (\(limit) transactions); retry later"
+        case .alreadyPending: return "the same transaction is already queued"
         case .invalidSignature: return "invalid transaction signature"
         case .wrongChain(let expected, let got):
             return "wrong chain id: this chain is '\(expected)', the transaction says '\(got)'"
@@ -70,6 +85,7 @@ public enum TransactionError: Error, Equatable, Sendable, CustomStringConvertibl
         case .challengeAlreadyFiled(let id): return "job \(id.short)… is already challenged"
         case .challengeNotFound(let id): return "no open challenge for job \(id.short)…"
         case .challengeClaimsSameOutput: return "the challenge claims the output the node already reported"
+        case .revealedRequestMismatch: return "the revealed request does not hash to the job's input hash"
         case .notReferee: return "only the chain's referee may resolve challenges"
         case .storage(let why): return "ledger storage failure: \(why)"
         }
@@ -77,7 +93,7 @@ public enum TransactionError: Error, Equatable, Sendable, CustomStringConvertibl
 }
 
 /// Why the ledger as a whole failed (opening, storing, verifying), as opposed to one transaction.
-public enum LedgerError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum LedgerError: Error, Equatable, Sendable, Codable, CustomStringConvertible {
     case invalidGenesis(String)
     case notInitialized(String)
     case alreadyInitialized(String)
@@ -85,6 +101,8 @@ public enum LedgerError: Error, Equatable, Sendable, CustomStringConvertible {
     case corruptState(String)
     case invariantViolated(String)
     case keyFile(String)
+    /// The ledger was opened without the sequencer key: it reads, it does not seal blocks.
+    case readOnly(String)
 
     public var description: String {
         switch self {
@@ -95,6 +113,8 @@ public enum LedgerError: Error, Equatable, Sendable, CustomStringConvertible {
         case .corruptState(let why): return "corrupt ledger state: \(why)"
         case .invariantViolated(let why): return "conservation invariant violated: \(why)"
         case .keyFile(let why): return "key file: \(why)"
+        case .readOnly(let path):
+            return "the ledger at \(path) is open read-only (no sequencer key): submit through `agora ledger serve`"
         }
     }
 }

@@ -137,12 +137,14 @@ public struct TransactionExecutor: Sendable {
             try settle(voucher, receipt, context, state)
             return
 
-        case .fileChallenge(let jobID, let claimedOutputHash, let evidence):
+        case .fileChallenge(let jobID, let claimedOutputHash, let evidence, let revealedRequest):
             guard var job = try state.record(.job(jobID), as: JobRecord.self) else { throw .jobNotFound(jobID) }
             let closesAt = job.settledHeight &+ parameters.challengeWindowBlocks
             guard context.height <= closesAt else { throw .challengeWindowClosed(jobID: jobID, closedAt: closesAt) }
             guard job.status == .settled else { throw .challengeAlreadyFiled(jobID) }
             guard claimedOutputHash != job.outputHash else { throw .challengeClaimsSameOutput }
+            guard RevealedRequest.inputHash(modelHash: job.modelHash, requestBytes: revealedRequest) == job.inputHash
+            else { throw .revealedRequestMismatch }
             sender.balance = try sub(sender.balance, parameters.challengeBond, .balance)
             job.status = .challenged
             try state.setRecord(.job(jobID), job)
@@ -150,7 +152,7 @@ public struct TransactionExecutor: Sendable {
                 .challenge(jobID),
                 ChallengeRecord(
                     challenger: tx.sender, claimedOutputHash: claimedOutputHash, evidence: evidence,
-                    bond: parameters.challengeBond, filedHeight: context.height))
+                    bond: parameters.challengeBond, filedHeight: context.height, revealedRequest: revealedRequest))
 
         case .resolveChallenge(let jobID, let nodeAtFault):
             guard tx.sender == parameters.referee else { throw .notReferee }

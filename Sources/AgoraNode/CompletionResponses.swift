@@ -1,5 +1,6 @@
 import AgoraCore
 import AgoraLedger
+import AgoraWire
 import Foundation
 
 /// Response bodies in the OpenAI format, with Agora's signed receipt added as `agora_receipt`.

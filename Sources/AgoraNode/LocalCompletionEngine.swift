@@ -1,5 +1,6 @@
 import AgoraCore
 import AgoraInference
+import AgoraWire
 import Foundation
 
 /// The node's engine: a GGUF model loaded once (memory-mapped) with `AgoraInference`, named by the SHA-256 of
@@ -36,8 +37,15 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         try engine.promptTokens(for: generationRequest(request).input).count
     }
 
-    public func complete(_ request: JobRequest, onText: @Sendable (String) -> Void) throws -> CompletionOutcome {
-        let result = try engine.generate(generationRequest(request)) { chunk in onText(chunk.text) }
+    public func complete(
+        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onText: @Sendable (String) -> Void
+    ) throws -> CompletionOutcome {
+        let result = try engine.generate(generationRequest(request), shouldStop: shouldStop) { chunk in
+            onText(chunk.text)
+        }
+        if result.finishReason == .cancelled {
+            throw CompletionCancelled(completionTokens: result.completionTokenCount)
+        }
         return CompletionOutcome(
             text: result.text, promptTokens: result.promptTokenCount, completionTokens: result.completionTokenCount,
             finishReason: result.finishReason.rawValue)

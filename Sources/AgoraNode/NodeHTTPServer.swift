@@ -1,3 +1,4 @@
+import AgoraWire
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -18,8 +19,11 @@ public struct NodeHTTPServer: Sendable {
         self.port = port
     }
 
-    /// Builds the application. `onRunning` receives the bound port (useful with port 0).
-    public func application(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    /// Builds the application. `onRunning` receives the bound port (useful with port 0). `services` run beside
+    /// the server (a `SettlementService`); on graceful shutdown the server stops first, then they do.
+    public func application(
+        services: [any Service] = [], onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         let router = Router()
         let service = self.service
         let limit = service.configuration.maxBodyBytes
@@ -58,7 +62,8 @@ public struct NodeHTTPServer: Sendable {
         logger.logLevel = .warning
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "agora-node"),
-            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) }, logger: logger)
+            services: services, onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
     }
 
     static func response(_ reply: NodeReply) -> Response {
@@ -97,8 +102,8 @@ public final class RunningNodeServer: Sendable {
     }
 
     /// Starts `server` and returns once it is listening (on the port it bound, when asked for port 0).
-    public static func start(_ server: NodeHTTPServer) async throws -> RunningNodeServer {
-        try await start { onRunning in server.application(onRunning: onRunning) }
+    public static func start(_ server: NodeHTTPServer, services: [any Service] = []) async throws -> RunningNodeServer {
+        try await start { onRunning in server.application(services: services, onRunning: onRunning) }
     }
 
     /// Starts the ledger RPC (`agora ledger serve`) the same way.

@@ -6,6 +6,7 @@ public final class NodeMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     let requests: Counter
     let completions: Counter
+    let cancelled: Counter
     let promptTokens: Counter
     let completionTokens: Counter
     let tokensPerSecond: Gauge
@@ -23,6 +24,8 @@ public final class NodeMetrics: Sendable {
     public init() {
         requests = registry.makeCounter(name: "agora_requests_total", help: "HTTP requests received")
         completions = registry.makeCounter(name: "agora_completions_total", help: "Completions served")
+        cancelled = registry.makeCounter(
+            name: "agora_cancelled_total", help: "Jobs stopped early because the client went away (not charged)")
         promptTokens = registry.makeCounter(name: "agora_prompt_tokens_total", help: "Prompt tokens processed")
         completionTokens = registry.makeCounter(name: "agora_completion_tokens_total", help: "Tokens generated")
         tokensPerSecond = registry.makeGauge(

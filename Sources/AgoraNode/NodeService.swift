@@ -1,5 +1,6 @@
 import AgoraCore
 import AgoraLedger
+import AgoraWire
 import Crypto
 import Foundation
 import Logging
@@ -236,18 +237,16 @@ public final class NodeService: Sendable {
                 return paymentRequired(
                     gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, now: now, reason: nil)
             }
-            // The ledger reads (SQLite, or HTTP to a remote ledger) block: keep them off the cooperative pool.
+            // The ledger reads are asynchronous (the embedded ledger reads SQLite on a GCD thread).
             let modelHash = engine.modelHash
-            let checked =
-                (try? await offCooperativePool { () -> Result<Voucher, PaymentError> in
-                    do throws(PaymentError) {
-                        return .success(
-                            try gate.accept(
-                                payload, request: job, modelHash: modelHash, promptTokens: promptTokens, now: now))
-                    } catch {
-                        return .failure(error)
-                    }
-                }) ?? .failure(.ledgerUnavailable("the payment check did not run"))
+            let checked: Result<Voucher, PaymentError>
+            do throws(PaymentError) {
+                checked = .success(
+                    try await gate.accept(
+                        payload, request: job, modelHash: modelHash, promptTokens: promptTokens, now: now))
+            } catch {
+                checked = .failure(error)
+            }
             do {
                 voucher = try checked.get()
                 metrics.paymentsAccepted.increment()
@@ -380,6 +379,12 @@ public final class NodeService: Sendable {
 
     private func failed(_ context: JobContext, _ error: any Error) -> NodeReply {
         if let voucher = context.voucher { gate?.adjust(job: voucher.jobID, to: nil) }
+        if error is CompletionCancelled {
+            metrics.cancelled.increment()
+            return Self.error(
+                499, "the request was cancelled before the job finished; nothing was charged", type: "server_error",
+                code: "cancelled")
+        }
         logger.warning("job failed", metadata: ["job": "\(context.jobID.short)", "error": "\(type(of: error))"])
         return Self.error(500, "inference failed: \(error)", type: "server_error", code: "inference_failed")
     }
@@ -387,16 +392,26 @@ public final class NodeService: Sendable {
     private func buffered(_ context: JobContext) async -> NodeReply {
         let engine = self.engine
         let started = Date()
-        let result: Result<CompletionOutcome, any Error> = await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(returning: Result { try engine.complete(context.job, onText: { _ in }) })
+        // A cancelled request task (its connection closed) stops the engine at the next token.
+        let stop = StopFlag()
+        let result: Result<CompletionOutcome, any Error> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global(qos: .userInitiated).async {
+                    continuation.resume(
+                        returning: Result {
+                            try engine.complete(context.job, shouldStop: { stop.isSet }, onText: { _ in })
+                        })
+                }
             }
+        } onCancel: {
+            stop.set()
         }
         await admission.leave()
         do {
             let outcome = try result.get()
             recordSpeed(outcome, since: started)
-            let (receipt, paymentResponse) = try finish(context, outcome: outcome)
+            // The settlement is written to SQLite before the answer leaves: off the cooperative pool.
+            let (receipt, paymentResponse) = try await offCooperativePool { try self.finish(context, outcome: outcome) }
             var headers = ["Content-Type": "application/json"]
             if let paymentResponse { headers[X402.paymentResponseHeader] = paymentResponse }
             let usage = Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens)
@@ -429,6 +444,12 @@ public final class NodeService: Sendable {
     private func streamed(_ context: JobContext) -> NodeReply {
         let (events, continuation) = AsyncStream.makeStream(of: Data.self, bufferingPolicy: .unbounded)
         let engine = self.engine
+        // When the client goes away the HTTP layer stops reading the stream: stop the engine at the next
+        // token, so the slot is free again within one decode step.
+        let stop = StopFlag()
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { stop.set() }
+        }
         let writer = ChunkWriter(context: context, modelName: engine.modelName)
         if context.endpoint == .chat {
             continuation.yield(writer.chunk(.init(delta: .init(role: "assistant", content: ""))))
@@ -436,35 +457,39 @@ public final class NodeService: Sendable {
         DispatchQueue.global(qos: .userInitiated).async {
             let started = Date()
             let result = Result {
-                try engine.complete(context.job) { piece in
+                try engine.complete(context.job, shouldStop: { stop.isSet }) { piece in
                     guard !piece.isEmpty else { return }
                     continuation.yield(
                         context.endpoint == .chat
                             ? writer.chunk(.init(delta: .init(content: piece))) : writer.chunk(.init(text: piece)))
                 }
             }
-            Task {
-                await self.admission.leave()
-                do {
-                    let outcome = try result.get()
-                    self.recordSpeed(outcome, since: started)
-                    let (receipt, _) = try self.finish(context, outcome: outcome)
-                    let usage = Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens)
-                    let final: CompletionResponses.ChunkChoice =
-                        context.endpoint == .chat
-                        ? .init(delta: .init(), finishReason: outcome.finishReason)
-                        : .init(text: "", finishReason: outcome.finishReason)
-                    continuation.yield(writer.chunk(final, usage: usage, receipt: receipt))
-                } catch {
-                    if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
-                    let body = CompletionResponses.json(
-                        OpenAIErrorBody(
-                            message: "inference failed: \(error)", type: "server_error", code: "inference_failed"))
-                    continuation.yield(Data("data: ".utf8) + body + Data("\n\n".utf8))
-                }
-                continuation.yield(Data("data: [DONE]\n\n".utf8))
-                continuation.finish()
+            // The slot is free as soon as the engine is; the receipt and the settlement's SQLite write stay on
+            // this GCD thread, off the cooperative pool.
+            Task { await self.admission.leave() }
+            do {
+                let outcome = try result.get()
+                self.recordSpeed(outcome, since: started)
+                let (receipt, _) = try self.finish(context, outcome: outcome)
+                let usage = Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens)
+                let final: CompletionResponses.ChunkChoice =
+                    context.endpoint == .chat
+                    ? .init(delta: .init(), finishReason: outcome.finishReason)
+                    : .init(text: "", finishReason: outcome.finishReason)
+                continuation.yield(writer.chunk(final, usage: usage, receipt: receipt))
+            } catch is CompletionCancelled {
+                // Not charged: the reservation is dropped and no receipt exists (see `CompletionCancelled`).
+                if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
+                self.metrics.cancelled.increment()
+            } catch {
+                if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
+                let body = CompletionResponses.json(
+                    OpenAIErrorBody(
+                        message: "inference failed: \(error)", type: "server_error", code: "inference_failed"))
+                continuation.yield(Data("data: ".utf8) + body + Data("\n\n".utf8))
             }
+            continuation.yield(Data("data: [DONE]\n\n".utf8))
+            continuation.finish()
         }
         return .stream(
             headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache"], events: events)
@@ -487,9 +512,9 @@ public final class NodeService: Sendable {
 
     /// Submits pending settlements to the ledger.
     @discardableResult
-    public func flushSettlements(to ledger: any SettlementLedger) throws -> SettlementReport {
+    public func flushSettlements(to ledger: any LedgerAccess) async throws -> SettlementReport {
         guard let settlements else { return SettlementReport() }
-        let report = try settlements.flush(to: ledger, node: key)
+        let report = try await settlements.flush(to: ledger, node: key)
         metrics.settlementsSettled.increment(by: Int64(report.settled))
         metrics.settlementsFailed.increment(by: Int64(report.refused.count))
         // Settled jobs now show on the payer's deposit; refused ones will never draw on it.

@@ -1,5 +1,6 @@
 import AgoraCore
 import AgoraLedger
+import AgoraWire
 import Foundation
 
 /// Why a payment was refused. Each maps to an HTTP status and an OpenAI-style error code.
@@ -41,18 +42,6 @@ public enum PaymentError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// What the node needs from the ledger to accept a voucher.
-public protocol PaymentLedger: Sendable {
-    var chainID: String { get }
-    func deposit(of payer: PublicKey) throws -> Amount
-    func isSettled(job: Hash256) throws -> Bool
-}
-
-extension Ledger: PaymentLedger {
-    public func deposit(of payer: PublicKey) throws -> Amount { try account(payer).deposit }
-    public func isSettled(job: Hash256) throws -> Bool { try self.job(job) != nil }
-}
-
 /// Issues payment terms and checks vouchers against them and the ledger.
 ///
 /// The deposit a voucher draws on is reserved here from the moment the voucher is accepted until its
@@ -60,14 +49,14 @@ extension Ledger: PaymentLedger {
 public final class PaymentGate: @unchecked Sendable {
     public let node: SigningKey
     public let prices: NodePrices
-    public let ledger: any PaymentLedger
+    public let ledger: any LedgerReader
     /// How long a 402's terms stay valid.
     public let validitySeconds: UInt64
     private let lock = NSLock()
     /// Job ids accepted and not yet on the ledger, with the amount reserved for each.
     private var reserved: [Hash256: (payer: PublicKey, amount: Amount)] = [:]
 
-    public init(node: SigningKey, prices: NodePrices, ledger: any PaymentLedger, validitySeconds: UInt64 = 300) {
+    public init(node: SigningKey, prices: NodePrices, ledger: any LedgerReader, validitySeconds: UInt64 = 300) {
         self.node = node
         self.prices = prices
         self.ledger = ledger
@@ -76,9 +65,7 @@ public final class PaymentGate: @unchecked Sendable {
 
     /// The seed a job uses when its request names none: derived from the job id, so the node needs no state
     /// between the 402 and the paid retry, and an auditor can recompute it.
-    public static func seed(for jobID: Hash256) -> UInt64 {
-        jobID.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-    }
+    public static func seed(for jobID: Hash256) -> UInt64 { JobRequest.seed(forJob: jobID) }
 
     public func maximumCost(promptTokens: Int, maxTokens: Int) -> Amount? {
         prices.cost(inputTokens: promptTokens, outputTokens: maxTokens)
@@ -109,7 +96,7 @@ public final class PaymentGate: @unchecked Sendable {
     /// later `release` the reservation (after settlement, or when the job fails).
     public func accept(
         _ payload: X402.PaymentPayload, request: JobRequest, modelHash: Hash256, promptTokens: Int, now: UInt64
-    ) throws(PaymentError) -> Voucher {
+    ) async throws(PaymentError) -> Voucher {
         guard payload.x402Version == X402.version else { throw .malformed("x402Version must be 2") }
         let voucher = payload.payload.voucher
         guard payload.accepted.scheme == X402.scheme, payload.accepted.network == X402.network(chainID: ledger.chainID)
@@ -128,11 +115,16 @@ public final class PaymentGate: @unchecked Sendable {
         let deposit: Amount
         let settled: Bool
         do {
-            deposit = try ledger.deposit(of: voucher.payer)
-            settled = try ledger.isSettled(job: voucher.jobID)
+            async let account = ledger.account(voucher.payer)
+            async let job = ledger.job(voucher.jobID)
+            deposit = try await account.deposit
+            settled = try await job != nil
         } catch { throw .ledgerUnavailable("\(error)") }
         guard !settled else { throw .jobAlreadyUsed(voucher.jobID) }
+        return try reserve(voucher, deposit: deposit)
+    }
 
+    private func reserve(_ voucher: Voucher, deposit: Amount) throws(PaymentError) -> Voucher {
         lock.lock()
         defer { lock.unlock() }
         guard reserved[voucher.jobID] == nil else { throw .jobAlreadyUsed(voucher.jobID) }

@@ -1,5 +1,6 @@
 import AgoraCore
 import AgoraLedger
+import AgoraWire
 import Foundation
 import GRDB
 
@@ -19,7 +20,7 @@ public struct SettlementReport: Sendable, Equatable {
     public var settled: Int = 0
     public var settledJobs: [Hash256] = []
     /// Refused by the ledger for good (e.g. the payer's deposit ran dry): dropped, and counted.
-    public var refused: [Hash256: String] = [:]
+    public var refused: [Hash256: TransactionError] = [:]
     public var stillPending: Int = 0
 }
 
@@ -27,33 +28,11 @@ public struct SettlementReport: Sendable, Equatable {
 public enum SettlementResult: Sendable, Equatable {
     /// Settled now, or already settled earlier (e.g. before a crash): done either way.
     case settled
-    /// Refused for good, with the ledger's reason (e.g. the payer's deposit ran dry).
-    case refused(String)
+    /// Refused for good, with the ledger's typed reason (e.g. the payer's deposit ran dry).
+    case refused(TransactionError)
 }
 
-/// Settles vouchers on a ledger: the embedded `Ledger`, or a `RemoteLedger` over HTTP.
-public protocol SettlementLedger: Sendable {
-    /// Submits settle transactions signed by `node`; returns the result per job id. Jobs missing from the
-    /// answer stay pending; a failure to reach the ledger throws.
-    func settle(_ items: [PendingSettlement], signedBy node: SigningKey) throws -> [Hash256: SettlementResult]
-}
-
-extension Ledger: SettlementLedger {
-    public func settle(_ items: [PendingSettlement], signedBy node: SigningKey) throws -> [Hash256: SettlementResult] {
-        let transactions = try SettlementTransactions.sign(
-            items, by: node, chainID: chainID, after: account(node.publicKey).nonce)
-        let outcome = try produceBlock(transactions.map(\.transaction))
-        var rejected: [Hash256: TransactionError] = [:]
-        for (id, error) in outcome.rejected { rejected[id] = error }
-        var results: [Hash256: SettlementResult] = [:]
-        for (transaction, jobID) in transactions {
-            results[jobID] = SettlementTransactions.result(rejected[transaction.id])
-        }
-        return results
-    }
-}
-
-/// Settle transactions for pending settlements, and how a refusal reads.
+/// Settle transactions for pending settlements, and what each verdict means for the queue.
 enum SettlementTransactions {
     static func sign(_ items: [PendingSettlement], by node: SigningKey, chainID: String, after nonce: UInt64)
         -> [(transaction: Transaction, jobID: Hash256)]
@@ -68,11 +47,37 @@ enum SettlementTransactions {
         }
     }
 
-    /// A job settled earlier (e.g. before a crash) is done, not refused.
-    static func result(_ error: TransactionError?) -> SettlementResult {
-        guard let error else { return .settled }
-        if case .jobAlreadySettled = error { return .settled }
-        return .refused(error.description)
+    /// Submits the settlements signed with consecutive nonces and waits for the verdicts. A job missing from
+    /// the answer stays pending (not decided yet, or refused for a reason that may pass: a full queue, a nonce
+    /// raced by another transaction of the node's key, a storage failure).
+    static func settle(_ items: [PendingSettlement], on ledger: any LedgerAccess, signedBy node: SigningKey)
+        async throws(LedgerAccessError) -> [Hash256: SettlementResult]
+    {
+        let nonce = try await ledger.account(node.publicKey).nonce
+        let signed = sign(items, by: node, chainID: ledger.chainID, after: nonce)
+        let verdicts = try await ledger.submit(signed.map(\.transaction), wait: true)
+        var results: [Hash256: SettlementResult] = [:]
+        for ((_, jobID), verdict) in zip(signed, verdicts) {
+            switch verdict.verdict {
+            case .accepted: results[jobID] = .settled
+            case .queued: continue
+            case .rejected(.jobAlreadySettled): results[jobID] = .settled
+            case .rejected(let error) where error.isTransient: continue
+            case .rejected(let error): results[jobID] = .refused(error)
+            }
+        }
+        return results
+    }
+}
+
+extension TransactionError {
+    /// Refusals that say nothing about the transaction itself: the same transaction (or one re-signed with a
+    /// fresh nonce) may be accepted later.
+    public var isTransient: Bool {
+        switch self {
+        case .queueFull, .alreadyPending, .badNonce, .storage: return true
+        default: return false
+        }
     }
 }
 
@@ -141,27 +146,31 @@ public final class SettlementQueue: @unchecked Sendable {
         (try? database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pending") }) ?? 0
     }
 
-    /// Submits everything pending in one batch; removes what the ledger settled or refused for good.
+    /// Submits everything pending in one batch; removes what the ledger settled or refused for good. The
+    /// SQLite reads and writes run on a GCD thread, the ledger calls are asynchronous.
     @discardableResult
-    public func flush(to ledger: any SettlementLedger, node: SigningKey) throws -> SettlementReport {
-        let items = try pending()
-        var report = SettlementReport()
-        guard !items.isEmpty else { return report }
-        let results = try ledger.settle(items, signedBy: node)
-        try database.write { db in
-            for item in items {
-                guard let result = results[item.voucher.jobID] else { continue }
-                try db.execute(sql: "DELETE FROM pending WHERE job_id = ?", arguments: [Data(item.voucher.jobID.bytes)])
-                switch result {
-                case .refused(let reason):
-                    report.refused[item.voucher.jobID] = reason
-                case .settled:
-                    report.settled += 1
-                    report.settledJobs.append(item.voucher.jobID)
+    public func flush(to ledger: any LedgerAccess, node: SigningKey) async throws -> SettlementReport {
+        let items = try await offCooperativePool { try self.pending() }
+        guard !items.isEmpty else { return SettlementReport() }
+        let results = try await SettlementTransactions.settle(items, on: ledger, signedBy: node)
+        return try await offCooperativePool {
+            var report = SettlementReport()
+            try self.database.write { db in
+                for item in items {
+                    guard let result = results[item.voucher.jobID] else { continue }
+                    try db.execute(
+                        sql: "DELETE FROM pending WHERE job_id = ?", arguments: [Data(item.voucher.jobID.bytes)])
+                    switch result {
+                    case .refused(let reason):
+                        report.refused[item.voucher.jobID] = reason
+                    case .settled:
+                        report.settled += 1
+                        report.settledJobs.append(item.voucher.jobID)
+                    }
                 }
             }
+            report.stillPending = self.count
+            return report
         }
-        report.stillPending = count
-        return report
     }
 }

@@ -9,7 +9,7 @@ struct AgoraCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self, KeygenCommand.self, LedgerCommand.self, NodeCommand.self, ChatCommand.self,
             VerifyReceiptCommand.self, NodesCommand.self, ModelsCommand.self, ModelCommand.self, BenchCommand.self,
-            TokenizeCommand.self, RunCommand.self,
+            TokenizeCommand.self, RunCommand.self, AgentCommand.self, RefereeCommand.self,
         ]
     )
 }

@@ -1,7 +1,9 @@
 import AgoraAgents
+import AgoraClient
 import AgoraCore
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import ArgumentParser
 import Foundation
 
@@ -130,7 +132,7 @@ struct BenchMarketCommand: AsyncParsableCommand {
         let market = try await DemoMarket.start(
             root: root, engine: engine, cheatRate: cheatRate, seed: seed, maxTokens: maxTokens)
         let agent = MarketAgent(
-            wallet: market.agent, ledger: market.ledger, model: engine.modelHash, budget: DemoMarket.agr(10),
+            wallet: market.agent, ledger: market.access, model: engine.modelHash, budget: DemoMarket.agr(10),
             auditRate: auditRate, seed: seed, localEngine: engine)
         let referee = Referee(key: market.sequencer, engine: engine)
         var caughtAtJob: Int?
@@ -153,10 +155,11 @@ struct BenchMarketCommand: AsyncParsableCommand {
                         if agent.jobs.count > before, agent.jobs[before].node == cheater { auditsRunByCheater += 1 }
                     }
                 }
-                for participant in market.participants { try participant.service.flushSettlements(to: market.ledger) }
-                for challenge in try agent.fileSettledChallenges() {
-                    let verdict = try await referee.resolve(
-                        jobID: challenge.jobID, revealed: challenge.revealed, on: market.ledger)
+                for participant in market.participants {
+                    try await participant.service.flushSettlements(to: market.access)
+                }
+                for challenge in try await agent.fileSettledChallenges() {
+                    let verdict = try await referee.resolve(jobID: challenge.jobID, on: market.access)
                     if verdict.nodeAtFault, challenge.accused == cheater {
                         caughtAtJob = index + 1
                         break jobLoop

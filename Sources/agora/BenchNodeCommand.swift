@@ -1,7 +1,9 @@
+import AgoraClient
 import AgoraCore
 import AgoraInference
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import ArgumentParser
 import Foundation
 
@@ -65,7 +67,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
         let gate = PaymentGate(
             node: nodeKey,
             prices: NodePrices(perInputToken: Amount(microUnits: 1), perOutputToken: Amount(microUnits: 2)),
-            ledger: ledger)
+            ledger: EmbeddedLedger(ledger))
         let service = NodeService(
             engine: engine, key: nodeKey, configuration: .init(limits: RequestLimits(maxTokens: max(tokens, 1))),
             gate: gate,
@@ -117,7 +119,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
             shortPaid.append(Date().timeIntervalSince(paidStart) * 1000)
             if (index + 1) % 50 == 0 { printError("one-token request \(index + 1)/\(overheadRequests)") }
         }
-        let report = try service.flushSettlements(to: ledger)
+        let report = try await service.flushSettlements(to: EmbeddedLedger(ledger))
         await paidServer.stop()
         await freeServer.stop()
         let free = summarize("free", freeTimes)

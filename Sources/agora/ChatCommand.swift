@@ -1,7 +1,9 @@
 import AgoraAgents
+import AgoraClient
 import AgoraCore
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import ArgumentParser
 import Foundation
 

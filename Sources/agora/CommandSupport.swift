@@ -1,16 +1,49 @@
+import AgoraClient
 import AgoraCore
 import AgoraLedger
 import ArgumentParser
 import Foundation
 
-/// `--data DIR`: where the embedded ledger lives.
+/// `--ledger DIR|URL`: the ledger a command reads and submits to — a data directory on this machine, or the
+/// URL of an `agora ledger serve` anywhere. Commands hold the result only as `any LedgerAccess`.
 struct LedgerLocation: ParsableArguments {
-    @Option(name: .long, help: "Ledger data directory.")
-    var data: String = "agora-data/ledger"
+    @Option(
+        name: [.customLong("ledger"), .customLong("data")],
+        help: "The ledger: a data directory, or the URL of `agora ledger serve` (--data is an older name).")
+    var ledger: String = "agora-data/ledger"
 
-    var url: URL { URL(fileURLWithPath: data) }
+    var isRemote: Bool { ledger.hasPrefix("http://") || ledger.hasPrefix("https://") }
 
-    func open() throws -> Ledger { try Ledger.open(at: url) }
+    /// The path as given (for messages of commands that work on a folder).
+    var data: String { ledger }
+    /// The folder as a URL (commands that create or sequence a chain here; `directory(for:)` refuses a URL).
+    var url: URL { URL(fileURLWithPath: ledger) }
+
+    /// The directory, for commands that only work on a local chain.
+    func directory(for command: String) throws -> URL {
+        guard !isRemote else { throw ValidationError("`\(command)` works on a data directory, not a URL") }
+        return URL(fileURLWithPath: ledger)
+    }
+
+    /// The ledger for reading: a folder opens read-only (its `sequencer.key` is never read, so a copy of the
+    /// folder without it works), a URL is connected to.
+    func reader() async throws -> any LedgerAccess {
+        try await open(sequencing: false)
+    }
+
+    /// The ledger for submitting: a URL, or a folder holding the sequencer key (a single-machine chain: each
+    /// submission seals a block). A folder without the key refuses submissions with a typed error.
+    func submitter() async throws -> any LedgerAccess {
+        try await open(sequencing: true)
+    }
+
+    private func open(sequencing: Bool) async throws -> any LedgerAccess {
+        if isRemote {
+            guard let url = URL(string: ledger) else { throw ValidationError("--ledger is not a URL") }
+            return try await RemoteLedger.connect(to: url)
+        }
+        return try EmbeddedLedger.open(at: URL(fileURLWithPath: ledger), sequencing: sequencing)
+    }
 }
 
 /// `--json`: machine-readable output for scripts.

@@ -1,18 +1,22 @@
 import AgoraAgents
+import AgoraClient
 import AgoraCore
+import AgoraInference
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import ArgumentParser
 import Foundation
 
-/// `agora demo`: the whole market on loopback, nothing to configure.
+/// `agora demo`: the whole market on loopback, nothing to configure, every participant its own OS process.
 ///
-/// Genesis and a sequencer; a model author and co-author who register the default model with a royalty;
-/// three nodes that stake and serve it over HTTP for pay — one of them dishonest on a fraction of jobs; an
-/// agent with a budget that hires them for real prompts, verifies every receipt, audits a fraction of jobs by
-/// re-running them on another node, and challenges mismatches; a referee that re-executes disputed jobs and
-/// gets the cheater slashed. It ends with a table and a full verification of the chain it leaves in
-/// `./agora-data`, and exits non-zero if the cheater was not caught or the chain does not verify.
+/// Genesis with a sequencer and a referee; the ledger server (`agora ledger serve`); a model author and
+/// co-author who register the default model with a royalty; three nodes (`agora node`) that stake, register
+/// and serve it over HTTP for pay — one of them dishonest on a fraction of jobs; the referee (`agora
+/// referee`) following the chain; an agent (`agora agent`) with a budget that hires the nodes for real
+/// prompts, verifies every receipt, audits a fraction of jobs on another node and challenges mismatches.
+/// The processes talk only over HTTP on loopback. It ends with tables read from the ledger and `agora ledger
+/// verify --ledger URL`, and exits non-zero if the cheater was not slashed or the chain does not verify.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
@@ -27,6 +31,8 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Tokens per answer, at most.") var maxTokens: Int = 32
     @Option(help: "GGUF model (default: the default model, fetched on first run).") var model: String?
     @Option(help: "Engine threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "Run every participant inside this one process (the embedded ledger, no child processes).")
+    var inProcess = false
 
     static let prompts = [
         "What is the capital of France?", "Give me three tips for staying focused.", "What is photosynthesis?",
@@ -36,133 +42,177 @@ struct DemoCommand: AsyncParsableCommand {
     ]
 
     func run() async throws {
-        let root = URL(fileURLWithPath: data)
-        try? FileManager.default.removeItem(at: root)
-
-        step("loading the model")
-        let engine = try LocalCompletionEngine(modelURL: try EngineCommandSupport.modelURL(model), threads: threads)
-        print("model   \(engine.modelName)  sha256 \(engine.modelHash.short)…  engine \(engine.engineVersion)")
-
-        step("genesis and registrations")
-        let market = try await DemoMarket.start(
-            root: root, engine: engine, cheatRate: cheatRate, seed: seed, maxTokens: maxTokens)
-        let ledger = market.ledger
-        let participants = market.participants
-        let agr = DemoMarket.agr
-        for participant in participants {
-            print(
-                "\(participant.name)  \(participant.endpoint)  stake 200 AGR\(participant.honest ? "" : "  (dishonest on \(Int(cheatRate * 100)) % of jobs)")"
-            )
-        }
-        print("model   royalty 10 %: 70 % author, 30 % co-author")
-        print("agent   deposit 20 AGR, budget 5 AGR, audits \(Int(auditRate * 100)) % of jobs")
-
-        step("the agent hires the market for \(jobs) jobs")
-        let referee = Referee(key: market.sequencer, engine: engine)
-        let agentRuntime = MarketAgent(
-            wallet: market.agent, ledger: ledger, model: engine.modelHash, budget: agr(5), auditRate: auditRate,
-            seed: seed,
-            localEngine: engine,
-            receipts: try ReceiptStore(path: root.appendingPathComponent("agent-receipts.sqlite").path))
-        let name = market.name
-        var caughtAtJob: Int?
-        var firstHand: [HiredJob] = []
-        var jobTokens = 0
-        var auditTokens = 0
-        let started = Date()
-        for index in 0..<max(jobs, 0) {
-            let prompt = Self.prompts[index % Self.prompts.count]
-            let hired = try await agentRuntime.hire(prompt: prompt, maxTokens: maxTokens)
-            firstHand.append(hired)
-            jobTokens += Int(hired.receipt.outputTokens)
-            let answer = hired.result.text.replacingOccurrences(of: "\n", with: " ")
-            print("[\(index + 1)] \(name(hired.node)): \(prompt)")
-            print("     → \(answer.prefix(100))\(answer.count > 100 ? "…" : "")")
-            print("     paid \(hired.receipt.amount); receipt verified")
-            if agentRuntime.shouldAudit() {
-                let before = agentRuntime.jobs.count
-                let audit = try await agentRuntime.audit(hired)
-                if agentRuntime.jobs.count > before { auditTokens += Int(agentRuntime.jobs.last!.receipt.outputTokens) }
-                print(
-                    "     audit by \(audit.auditor): \(audit.matched ? "outputs match" : "MISMATCH — challenge queued")"
-                )
-            }
-            // Nodes settle their batches; the agent files challenges on settled jobs; the referee rules.
-            for participant in participants { try participant.service.flushSettlements(to: ledger) }
-            for challenge in try agentRuntime.fileSettledChallenges() {
-                let verdict = try await referee.resolve(
-                    jobID: challenge.jobID, revealed: challenge.revealed, on: ledger)
-                let accused = name(challenge.accused)
-                print(
-                    "     challenge against \(accused): referee re-ran the job → \(verdict.nodeAtFault ? "node at fault, slashed" : "no merit")"
-                )
-                if verdict.nodeAtFault, accused == "node-c", caughtAtJob == nil { caughtAtJob = index + 1 }
-            }
-        }
-        let seconds = Date().timeIntervalSince(started)
-        await market.stop()
-
-        // The same first-hand jobs run directly on the engine: the market's total overhead (HTTP, payment,
-        // receipts, settlement, audits, challenges) is the difference.
-        let direct = Date()
-        for hired in firstHand {
-            let request = hired.job
-            _ = try await offCooperativePool { try engine.complete(request, onText: { _ in }) }
-        }
-        let directSeconds = Date().timeIntervalSince(direct)
-
-        step("results")
-        var table = TextTable(header: [
-            "node", "honest", "jobs", "tokens", "earned", "stake before", "stake after", "challenges lost",
-        ])
-        for participant in participants {
-            let record = try ledger.node(participant.key.publicKey)
-            table.rows.append([
-                participant.name, participant.honest ? "yes" : "no", String(record?.jobsSettled ?? 0),
-                String(record?.tokensServed ?? 0), (record?.earned ?? .zero).description,
-                participant.stakeBefore.description,
-                try ledger.account(participant.key.publicKey).stake.description, String(record?.challengesLost ?? 0),
-            ])
-        }
-        print(table.render())
-        let modelRecord = try ledger.model(engine.modelHash)
-        print("\nroyalties  \(modelRecord?.royaltiesPaid ?? .zero) over \(modelRecord?.jobs ?? 0) jobs")
-        print("  author     balance \(try ledger.account(market.author.publicKey).balance)")
-        print("  co-author  balance \(try ledger.account(market.coauthor.publicKey).balance)")
-        print(
-            "agent      spent \(agentRuntime.spent) of its 5 AGR budget on \(agentRuntime.jobs.count) jobs (\(agentRuntime.audits.count) audits)"
-        )
-        print("challenges filed \(agentRuntime.filedChallenges.count); burnt \(try ledger.totals().burnt)")
-        let marketRate = Double(jobTokens) / seconds
-        print(
-            String(
-                format:
-                    "direct     the same %d jobs on the engine alone: %.2f jobs/s, %.1f tokens/s (market/direct time %.2f×)",
-                jobs, Double(jobs) / directSeconds, Double(jobTokens) / directSeconds, seconds / directSeconds))
-        print(
-            String(
-                format: "market     %.2f jobs/s, %.1f generated tokens/s (audits add %d tokens, %.0f %% of job tokens)",
-                Double(jobs) / seconds, marketRate, auditTokens,
-                jobTokens > 0 ? Double(auditTokens) * 100 / Double(jobTokens) : 0))
-        if let caughtAtJob {
-            print(
-                "cheater    caught at job \(caughtAtJob) (one run; `agora bench market` averages many against the expectation)"
-            )
-        } else {
-            print("cheater    not caught")
-        }
-        print("chain      height \(ledger.head.header.height)")
-
-        step("verifying the whole chain from genesis")
-        let verification = try ChainVerifier(directory: ledger.directory).verify()
-        print(
-            "OK: \(verification.blocks) blocks, \(verification.transactions) transactions, supply \(verification.supply) conserved (burnt \(verification.burnt))"
-        )
-        if cheatRate > 0, auditRate > 0, caughtAtJob == nil {
-            printError("the dishonest node was not caught")
-            throw ExitCode.failure
-        }
+        if inProcess { return try await runInProcess() }
+        try await runAsProcesses()
     }
 
-    private func step(_ title: String) { print("\n== \(title)") }
+    func step(_ title: String) { say("\n== \(title)") }
+
+    /// The market as separate processes spawned from this executable.
+    func runAsProcesses() async throws {
+        let started = Date()
+        let root = URL(fileURLWithPath: data)
+        try? FileManager.default.removeItem(at: root)
+        let keys = root.appendingPathComponent("keys")
+        try FileManager.default.createDirectory(at: keys, withIntermediateDirectories: true)
+        func makeKey(_ name: String) throws -> SigningKey {
+            let key = SigningKey()
+            try KeyFileStore.write(key, to: keys.appendingPathComponent("\(name).key"))
+            return key
+        }
+        func keyPath(_ name: String) -> String { keys.appendingPathComponent("\(name).key").path }
+
+        step("model")
+        let modelURL = try EngineCommandSupport.modelURL(model)
+        let modelHash = try FileSHA256.digest(of: modelURL)
+        let modelName =
+            modelURL.deletingPathExtension().lastPathComponent.split(separator: ".").first.map(String.init)
+            ?? "model"
+        say("model   \(modelName)  sha256 \(modelHash.short)…")
+
+        step("genesis")
+        let sequencer = try makeKey("sequencer")
+        let referee = try makeKey("referee")
+        let author = try makeKey("author")
+        let coauthor = try makeKey("coauthor")
+        let agent = try makeKey("agent")
+        let nodeNames = ["node-a", "node-b", "node-c"]
+        let nodeKeys = try nodeNames.map { try makeKey($0) }
+        let agr = DemoMarket.agr
+        let genesis = Genesis(
+            parameters: ChainParameters(chainID: "agora-demo", referee: referee.publicKey, challengeBond: agr(1)),
+            sequencer: sequencer.publicKey, timestamp: UInt64(Date().timeIntervalSince1970 * 1000),
+            allocations: [
+                Allocation(account: author.publicKey, amount: agr(100)),
+                Allocation(account: coauthor.publicKey, amount: agr(100)),
+                Allocation(account: agent.publicKey, amount: agr(500)),
+                Allocation(account: referee.publicKey, amount: agr(10)),
+            ] + nodeKeys.map { Allocation(account: $0.publicKey, amount: agr(1_000)) })
+        let ledgerDirectory = root.appendingPathComponent("ledger")
+        _ = try Ledger.create(at: ledgerDirectory, genesis: genesis, sequencerKey: sequencer)
+        say("chain   agora-demo, genesis \(genesis.hash.short)…; sequencer and referee keys in \(keys.path)")
+
+        var children: [ChildProcess] = []
+        func spawn(_ name: String, _ arguments: [String]) throws -> ChildProcess {
+            let child = try ChildProcess(name: name, arguments: arguments)
+            children.append(child)
+            return child
+        }
+        do {
+            step("starting the market: every participant is its own process")
+            let ledgerProcess = try spawn(
+                "ledger",
+                ["ledger", "serve", "--data", ledgerDirectory.path, "--port", "0", "--block-interval-ms", "50"])
+            let ledgerURL = try await ledgerProcess.announcedURL("serving on")
+            let ledger = try await RemoteLedger.connect(to: ledgerURL)
+
+            // The model's owners register it; the agent funds its deposit: plain transactions over the RPC.
+            let registration = ModelRegistration(
+                modelHash: modelHash, name: modelName, royaltyBasisPoints: 1_000,
+                shares: [
+                    Share(holder: author.publicKey, basisPoints: 7_000),
+                    Share(holder: coauthor.publicKey, basisPoints: 3_000),
+                ])
+            for (body, signer) in [
+                (TransactionBody.registerModel(registration), author), (.deposit(amount: agr(20)), agent),
+            ] {
+                if let error = try await ledger.signAndSubmit(body, by: signer).result.rejection {
+                    throw DemoError.participantFailed("setup", "\(body.kind) refused: \(error)")
+                }
+            }
+            say("model   registered: royalty 10 %, 70 % author, 30 % co-author; agent deposit 20 AGR")
+
+            let prices = [("5u", "20u"), ("6u", "18u"), ("4u", "15u")]
+            var nodes: [ChildProcess] = []
+            for (index, name) in nodeNames.enumerated() {
+                var arguments = [
+                    "node", "--ledger", ledgerURL.absoluteString, "--key", keyPath(name), "--state",
+                    root.appendingPathComponent(name).path, "--port", "0", "--register", "200", "--price-in",
+                    prices[index].0, "--price-out", prices[index].1, "--max-tokens", String(max(maxTokens, 1)),
+                    "--threads", String(threads), "--settle-every", "0.5",
+                ]
+                if let model { arguments += ["--model", model] }
+                if index == 2, cheatRate > 0 { arguments += ["--demo-cheat-rate", String(cheatRate)] }
+                nodes.append(try spawn(name, arguments))
+            }
+            for node in nodes where await node.line(containing: "registered on the ledger") == nil {
+                throw DemoError.participantFailed(node.name, "it exited before registering")
+            }
+
+            var refereeArguments = [
+                "referee", "--ledger", ledgerURL.absoluteString, "--key", keyPath("referee"), "--threads",
+                String(threads),
+            ]
+            if let model { refereeArguments += ["--model", model] }
+            let refereeProcess = try spawn("referee", refereeArguments)
+            guard await refereeProcess.line(containing: "following the chain") != nil else {
+                throw DemoError.participantFailed("referee", "it exited before following the chain")
+            }
+
+            step("the agent hires the market for \(jobs) jobs")
+            let jobsFile = root.appendingPathComponent("jobs.txt")
+            try (0..<max(jobs, 0)).map { Self.prompts[$0 % Self.prompts.count] }.joined(separator: "\n").write(
+                to: jobsFile, atomically: true, encoding: .utf8)
+            let agentProcess = try spawn(
+                "agent",
+                [
+                    "agent", "--ledger", ledgerURL.absoluteString, "--key", keyPath("agent"), "--model", modelHash.hex,
+                    "--budget", "5", "--audit-rate", String(auditRate), "--jobs", jobsFile.path, "--max-tokens",
+                    String(maxTokens), "--seed", String(seed), "--receipts",
+                    root.appendingPathComponent("agent-receipts.sqlite").path,
+                ])
+            guard await agentProcess.waitForExit(timeout: 1_800) else { throw DemoError.timedOut("the agent's jobs") }
+            guard agentProcess.exitStatus == 0 else {
+                throw DemoError.participantFailed("agent", "exit status \(agentProcess.exitStatus)")
+            }
+            let marketSeconds = Date().timeIntervalSince(started)
+
+            step("stopping the participants (SIGTERM: nodes flush their pending settlements)")
+            await refereeProcess.stop()
+            for node in nodes { await node.stop() }
+
+            step("results, read from the ledger")
+            var table = TextTable(header: [
+                "node", "honest", "jobs", "tokens", "earned", "stake before", "stake after", "challenges lost",
+            ])
+            var cheaterSlashed = false
+            for (index, key) in nodeKeys.enumerated() {
+                let record = try await ledger.node(key.publicKey)
+                let honest = index < 2 || cheatRate == 0
+                if !honest, (record?.challengesLost ?? 0) > 0 { cheaterSlashed = true }
+                table.rows.append([
+                    nodeNames[index], honest ? "yes" : "no", String(record?.jobsSettled ?? 0),
+                    String(record?.tokensServed ?? 0), (record?.earned ?? .zero).description, agr(200).description,
+                    try await ledger.account(key.publicKey).stake.description, String(record?.challengesLost ?? 0),
+                ])
+            }
+            say(table.render())
+            let modelRecord = try await ledger.model(modelHash)
+            say("\nroyalties  \(modelRecord?.royaltiesPaid ?? .zero) over \(modelRecord?.jobs ?? 0) jobs")
+            say("  author     balance \(try await ledger.account(author.publicKey).balance)")
+            say("  co-author  balance \(try await ledger.account(coauthor.publicKey).balance)")
+            let agentAccount = try await ledger.account(agent.publicKey)
+            say("agent      deposit left \(agentAccount.deposit) of 20 AGR")
+            say(
+                "challenges open \(try await ledger.allOpenChallenges().count); burnt \(try await ledger.totals().burnt)"
+            )
+            say(String(format: "wall time  %.1f s (processes started, jobs run, challenges judged)", marketSeconds))
+            say("chain      height \(try await ledger.head().header.height)")
+
+            step("agora ledger verify --ledger \(ledgerURL.absoluteString)")
+            let verify = try spawn("verify", ["ledger", "verify", "--ledger", ledgerURL.absoluteString])
+            _ = await verify.waitForExit(timeout: 600)
+            let verified = verify.exitStatus == 0
+            await ledgerProcess.stop()
+            guard verified else { throw DemoError.participantFailed("verify", "the chain does not verify") }
+            if cheatRate > 0, auditRate > 0, !cheaterSlashed {
+                sayError("the dishonest node was not slashed")
+                throw ExitCode.failure
+            }
+            say(cheatRate > 0 && auditRate > 0 ? "cheater    slashed by the referee process" : "no cheater this run")
+        } catch {
+            for child in children where child.isRunning { child.signal(SIGKILL) }
+            throw error
+        }
+    }
 }

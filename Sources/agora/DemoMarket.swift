@@ -1,7 +1,9 @@
 import AgoraAgents
+import AgoraClient
 import AgoraCore
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import ArgumentParser
 import Foundation
 
@@ -23,6 +25,8 @@ struct DemoMarket {
     static func agr(_ whole: UInt64) -> Amount { Amount(microUnits: whole * Amount.microUnitsPerAGR) }
 
     let ledger: Ledger
+    /// The same ledger behind the access protocols, as the participants use it.
+    var access: EmbeddedLedger { EmbeddedLedger(ledger) }
     let sequencer: SigningKey
     let author: SigningKey
     let coauthor: SigningKey
@@ -86,7 +90,7 @@ struct DemoMarket {
                 honest ? engine : CheatingEngine(honest: engine, cheatRate: cheatRate, salt: seed)
             let service = NodeService(
                 engine: nodeEngine, key: key, configuration: .init(limits: RequestLimits(maxTokens: max(maxTokens, 1))),
-                gate: PaymentGate(node: key, prices: prices[index], ledger: ledger),
+                gate: PaymentGate(node: key, prices: prices[index], ledger: EmbeddedLedger(ledger)),
                 settlements: try SettlementQueue(
                     path: root.appendingPathComponent("node-\(index)-settlements.sqlite").path))
             let server = try await RunningNodeServer.start(NodeHTTPServer(service: service, port: 0))

@@ -172,7 +172,7 @@ struct LedgerStressCommand: ParsableCommand {
         let keys = (0..<accounts).map { SigningKey(deterministicLabel: "stress-\($0)") }
         let ledger: Ledger
         if FileManager.default.fileExists(atPath: location.url.appendingPathComponent(Ledger.databaseFileName).path) {
-            ledger = try location.open()
+            ledger = try Ledger.open(at: try location.directory(for: "ledger stress"))
         } else {
             let sequencer = SigningKey(deterministicLabel: "stress-sequencer")
             let genesis = Genesis(

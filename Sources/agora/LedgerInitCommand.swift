@@ -48,7 +48,8 @@ struct LedgerInitCommand: ParsableCommand {
                 parameters: parameters, sequencer: key.publicKey,
                 timestamp: UInt64(Date().timeIntervalSince1970 * 1000), allocations: allocations)
         }
-        let ledger = try Ledger.create(at: location.url, genesis: document, sequencerKey: key)
+        let ledger = try Ledger.create(
+            at: try location.directory(for: "ledger init"), genesis: document, sequencerKey: key)
         let head = ledger.head
         if format.json {
             try printJSON(

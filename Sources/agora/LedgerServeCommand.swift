@@ -1,5 +1,6 @@
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import ArgumentParser
 import Foundation
 

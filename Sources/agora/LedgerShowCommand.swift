@@ -1,24 +1,25 @@
+import AgoraClient
 import AgoraCore
 import AgoraLedger
 import ArgumentParser
 import Foundation
 
 /// `agora ledger show account|block|tx|totals`.
-struct LedgerShowCommand: ParsableCommand {
+struct LedgerShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Inspect accounts, blocks, transactions and totals.",
         subcommands: [ShowAccount.self, ShowBlock.self, ShowTransaction.self, ShowTotals.self])
 
-    struct ShowAccount: ParsableCommand {
+    struct ShowAccount: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "account", abstract: "An account's money and nonce.")
         @OptionGroup var location: LedgerLocation
         @OptionGroup var format: OutputFormat
         @Argument(help: "Address.") var address: String
 
-        func run() throws {
+        func run() async throws {
             let key = try parseAddress(address)
-            let account = try location.open().account(key)
+            let account = try await location.reader().account(key)
             if format.json {
                 try printJSON(AccountView(address: key.address.description, account: account))
             } else {
@@ -36,20 +37,22 @@ struct LedgerShowCommand: ParsableCommand {
         var account: AccountState
     }
 
-    struct ShowBlock: ParsableCommand {
+    struct ShowBlock: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "block", abstract: "A block header and its transactions.")
         @OptionGroup var location: LedgerLocation
         @OptionGroup var format: OutputFormat
         @Argument(help: "Height (default: the head).") var height: UInt64?
 
-        func run() throws {
-            let ledger = try location.open()
-            let target = height ?? ledger.head.header.height
-            guard let block = try ledger.block(height: target) else {
+        func run() async throws {
+            let ledger = try await location.reader()
+            var target = height ?? 0
+            if height == nil { target = try await ledger.head().header.height }
+            guard let entry = try await ledger.blocks(from: target, count: 1).first else {
                 throw ValidationError("no block at height \(target)")
             }
-            let transactions = try ledger.transactions(inBlock: target)
+            let block = entry.block
+            let transactions = entry.transactions
             if format.json {
                 try printJSON(
                     BlockView(
@@ -78,15 +81,15 @@ struct LedgerShowCommand: ParsableCommand {
         var transactions: [TransactionView]
     }
 
-    struct ShowTransaction: ParsableCommand {
+    struct ShowTransaction: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "tx", abstract: "A committed transaction by id.")
         @OptionGroup var location: LedgerLocation
         @OptionGroup var format: OutputFormat
         @Argument(help: "Transaction id (hex).") var id: String
 
-        func run() throws {
+        func run() async throws {
             let txID = try parseHash(id, what: "transaction id")
-            guard let found = try location.open().transaction(txID) else {
+            guard let found = try await location.reader().transaction(txID) else {
                 throw ValidationError("no transaction \(id)")
             }
             let view = TransactionView(found.transaction, height: found.height, position: found.position)
@@ -122,15 +125,15 @@ struct LedgerShowCommand: ParsableCommand {
         }
     }
 
-    struct ShowTotals: ParsableCommand {
+    struct ShowTotals: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "totals", abstract: "Supply, burnt, height.")
         @OptionGroup var location: LedgerLocation
         @OptionGroup var format: OutputFormat
 
-        func run() throws {
-            let ledger = try location.open()
-            let totals = try ledger.totals()
-            let head = ledger.head
+        func run() async throws {
+            let ledger = try await location.reader()
+            let totals = try await ledger.totals()
+            let head = try await ledger.head()
             if format.json {
                 try printJSON(
                     TotalsView(chainID: ledger.chainID, height: head.header.height, head: head.hash, totals: totals))
@@ -151,25 +154,50 @@ struct LedgerShowCommand: ParsableCommand {
     }
 }
 
-/// `agora ledger verify`: full replay from genesis.
-struct LedgerVerifyCommand: ParsableCommand {
+/// `agora ledger verify`: full replay from genesis, of a local folder or of a chain downloaded from a URL.
+struct LedgerVerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Replay the chain from genesis, checking every signature, nonce, state root and the invariant.",
-        discussion: "Exits 0 when the chain verifies; otherwise names the first bad block and why, and exits 1.")
+        discussion: """
+            Exits 0 when the chain verifies; otherwise names the first bad block and why, and exits 1. With \
+            --ledger URL the genesis and every block are downloaded and replayed here, trusting nothing the \
+            server says beyond those bytes; --genesis pins the chain's genesis hash.
+            """)
     @OptionGroup var location: LedgerLocation
+    @Option(help: "The genesis hash the chain must have (hex).") var genesis: String?
     @OptionGroup var format: OutputFormat
 
-    func run() throws {
-        let verifier = ChainVerifier(directory: location.url)
+    func run() async throws {
+        let json = format.json
+        let progress: @Sendable (UInt64, UInt64) -> Void = { done, total in
+            if !json { printError("verified \(done)/\(total) blocks") }
+        }
+        let expectedGenesis = try genesis.map { try parseHash($0, what: "--genesis") }
         do {
-            let report = try verifier.verify { done, total in
-                if !format.json { printError("verified \(done)/\(total) blocks") }
+            let report: VerificationReport
+            if location.isRemote {
+                let source = try await location.reader()
+                if !json { printError("downloading the chain from \(location.ledger)…") }
+                report = try await ChainDownload(source: source, expectedGenesis: expectedGenesis).verify {
+                    done, total in
+                    if !json { printError("downloaded \(done)/\(total) blocks") }
+                }
+            } else {
+                let directory = try location.directory(for: "ledger verify")
+                if let expectedGenesis {
+                    let actual = try Ledger.open(at: directory, sequencing: false).genesis.hash
+                    guard actual == expectedGenesis else {
+                        throw ValidationError("the chain's genesis hashes to \(actual), not \(expectedGenesis)")
+                    }
+                }
+                report = try ChainVerifier(directory: directory).verify(progress: progress)
             }
             if format.json {
                 try printJSON(VerifyView(ok: true, report: report, failure: nil))
             } else {
                 print("OK: \(report.blocks) blocks, \(report.transactions) transactions")
+                print("genesis \(report.genesisHash)")
                 print("head \(report.headHash)")
                 print("state root \(report.stateRoot); supply \(report.supply) conserved (burnt \(report.burnt))")
             }

@@ -1,7 +1,22 @@
 import AgoraCore
 import AgoraLedger
+import AgoraWire
 import ArgumentParser
 import Foundation
+
+/// A refusal as JSON: the typed reason (one key per `TransactionError` case) and its text.
+struct RejectionView: Encodable {
+    var status = "rejected"
+    var transaction: String
+    var reason: TransactionError
+    var error: String
+
+    init(transaction: String, reason: TransactionError) {
+        self.transaction = transaction
+        self.reason = reason
+        error = reason.description
+    }
+}
 
 /// The options every signed-transaction command shares: the ledger, the signer's key file, the output.
 struct TransactionOptions: ParsableArguments {
@@ -9,24 +24,24 @@ struct TransactionOptions: ParsableArguments {
     @Option(name: .long, help: "Key file of the signing account.") var key: String = "agora.key"
     @OptionGroup var format: OutputFormat
 
-    /// Signs `body` with the next nonce, commits it in a block, and reports the outcome. Exits non-zero
-    /// with the ledger's typed reason when the transaction is refused.
-    func submit(_ makeBody: (Ledger) throws -> TransactionBody) throws {
-        let ledger = try location.open()
+    /// Signs `body` with the next nonce, submits it to the ledger (embedded or remote) and waits for its
+    /// verdict. Exits 2 with the ledger's typed reason when the transaction is refused.
+    func submit(_ body: TransactionBody) async throws {
+        let ledger = try await location.submitter()
         let signer = try KeyFileStore.load(URL(fileURLWithPath: key))
-        let nonce = try ledger.account(signer.publicKey).nonce + 1
-        let transaction = Transaction.signed(
-            by: signer, chainID: ledger.chainID, nonce: nonce, body: try makeBody(ledger))
-        let outcome = try ledger.produceBlock([transaction])
-        if let refusal = outcome.rejected.first {
+        let (transaction, result) = try await ledger.signAndSubmit(body, by: signer)
+        let height: UInt64
+        switch result.verdict {
+        case .rejected(let error):
             if format.json {
-                try printJSON(["status": "rejected", "transaction": refusal.id.hex, "error": refusal.error.description])
+                try printJSON(RejectionView(transaction: transaction.id.hex, reason: error))
             } else {
-                printError("rejected: \(refusal.error)")
+                printError("rejected: \(error)")
             }
             throw ExitCode(2)
+        case .queued: height = 0
+        case .accepted(let at): height = at
         }
-        let height = outcome.block?.header.height ?? 0
         if format.json {
             try printJSON(
                 [
@@ -39,68 +54,68 @@ struct TransactionOptions: ParsableArguments {
     }
 }
 
-struct TransferCommand: ParsableCommand {
+struct TransferCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "transfer", abstract: "Send AGR to another account.")
     @OptionGroup var options: TransactionOptions
     @Option(help: "Recipient address.") var to: String
     @Option(help: "Amount: 12.5, 12.5AGR or 12500000u (micro-units).") var amount: String
 
-    func run() throws {
+    func run() async throws {
         let recipient = try parseAddress(to)
         let value = try parseAmount(amount)
-        try options.submit { _ in .transfer(to: recipient, amount: value) }
+        try await options.submit(.transfer(to: recipient, amount: value))
     }
 }
 
-struct DepositCommand: ParsableCommand {
+struct DepositCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deposit", abstract: "Move balance into the payment deposit that vouchers draw on.")
     @OptionGroup var options: TransactionOptions
     @Option(help: "Amount.") var amount: String
 
-    func run() throws {
+    func run() async throws {
         let value = try parseAmount(amount)
-        try options.submit { _ in .deposit(amount: value) }
+        try await options.submit(.deposit(amount: value))
     }
 }
 
-struct WithdrawCommand: ParsableCommand {
+struct WithdrawCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "withdraw", abstract: "Start withdrawing from the deposit (released after the withdrawal delay).")
     @OptionGroup var options: TransactionOptions
     @Option(help: "Amount.") var amount: String
 
-    func run() throws {
+    func run() async throws {
         let value = try parseAmount(amount)
-        try options.submit { _ in .withdraw(amount: value) }
+        try await options.submit(.withdraw(amount: value))
     }
 }
 
-struct StakeCommand: ParsableCommand {
+struct StakeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stake", abstract: "Lock balance as stake.")
     @OptionGroup var options: TransactionOptions
     @Option(help: "Amount.") var amount: String
 
-    func run() throws {
+    func run() async throws {
         let value = try parseAmount(amount)
-        try options.submit { _ in .stake(amount: value) }
+        try await options.submit(.stake(amount: value))
     }
 }
 
-struct UnstakeCommand: ParsableCommand {
+struct UnstakeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unstake",
         abstract: "Start unbonding stake (released after the unbonding delay; slashable until then).")
     @OptionGroup var options: TransactionOptions
     @Option(help: "Amount.") var amount: String
 
-    func run() throws {
+    func run() async throws {
         let value = try parseAmount(amount)
-        try options.submit { _ in .unstake(amount: value) }
+        try await options.submit(.unstake(amount: value))
     }
 }
 
-struct RegisterNodeCommand: ParsableCommand {
+struct RegisterNodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "register-node", abstract: "Announce a node: endpoint, served models and prices.")
     @OptionGroup var options: TransactionOptions
@@ -109,11 +124,11 @@ struct RegisterNodeCommand: ParsableCommand {
     @Option(help: "Price per input token.") var priceIn: String = "1u"
     @Option(help: "Price per output token.") var priceOut: String = "2u"
 
-    func run() throws {
+    func run() async throws {
         let registration = NodeRegistration(
             endpoint: endpoint, models: try model.map { try parseHash($0, what: "--model") },
             pricePerInputToken: try parseAmount(priceIn), pricePerOutputToken: try parseAmount(priceOut))
-        try options.submit { _ in .registerNode(registration) }
+        try await options.submit(.registerNode(registration))
     }
 }
 
@@ -128,7 +143,7 @@ func parseShares(_ entries: [String]) throws -> [Share] {
     }
 }
 
-struct RegisterModelCommand: ParsableCommand {
+struct RegisterModelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "register-model",
         abstract: "Register a model by content hash with a royalty and a share table (basis points summing to 10000).")
@@ -139,22 +154,21 @@ struct RegisterModelCommand: ParsableCommand {
     @Option(help: "Shareholder ADDRESS=BPS (repeatable; default: the signer holds 10000).") var share: [String] = []
     @Option(help: "Dataset content hash this model was trained or tuned on (repeatable).") var dataset: [String] = []
 
-    func run() throws {
+    func run() async throws {
         let modelHash = try parseHash(hash, what: "--hash")
         let datasets = try dataset.map { try parseHash($0, what: "--dataset") }
         let explicitShares = try parseShares(share)
         let signer = try KeyFileStore.load(URL(fileURLWithPath: options.key))
         let shares = explicitShares.isEmpty ? [Share(holder: signer.publicKey, basisPoints: 10_000)] : explicitShares
-        try options.submit { _ in
+        try await options.submit(
             .registerModel(
                 ModelRegistration(
                     modelHash: modelHash, name: name, royaltyBasisPoints: royaltyBps, shares: shares, datasets: datasets
-                ))
-        }
+                )))
     }
 }
 
-struct RegisterDatasetCommand: ParsableCommand {
+struct RegisterDatasetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "register-dataset", abstract: "Register a dataset by content hash with its contributors' shares.")
     @OptionGroup var options: TransactionOptions
@@ -162,18 +176,17 @@ struct RegisterDatasetCommand: ParsableCommand {
     @Option(help: "Dataset name.") var name: String
     @Option(help: "Contributor ADDRESS=BPS (repeatable; default: the signer holds 10000).") var share: [String] = []
 
-    func run() throws {
+    func run() async throws {
         let datasetHash = try parseHash(hash, what: "--hash")
         let explicitShares = try parseShares(share)
         let signer = try KeyFileStore.load(URL(fileURLWithPath: options.key))
         let shares = explicitShares.isEmpty ? [Share(holder: signer.publicKey, basisPoints: 10_000)] : explicitShares
-        try options.submit { _ in
-            .registerDataset(DatasetRegistration(datasetHash: datasetHash, name: name, shares: shares))
-        }
+        try await options.submit(
+            .registerDataset(DatasetRegistration(datasetHash: datasetHash, name: name, shares: shares)))
     }
 }
 
-struct TransferSharesCommand: ParsableCommand {
+struct TransferSharesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "transfer-shares", abstract: "Give some of your royalty share of a model to another holder.")
     @OptionGroup var options: TransactionOptions
@@ -181,30 +194,42 @@ struct TransferSharesCommand: ParsableCommand {
     @Option(help: "Recipient address.") var to: String
     @Option(help: "Basis points to transfer.") var bps: UInt16
 
-    func run() throws {
+    func run() async throws {
         let modelHash = try parseHash(model, what: "--model")
         let recipient = try parseAddress(to)
-        try options.submit { _ in .transferModelShares(model: modelHash, to: recipient, basisPoints: bps) }
+        try await options.submit(.transferModelShares(model: modelHash, to: recipient, basisPoints: bps))
     }
 }
 
-struct ChallengeCommand: ParsableCommand {
+struct ChallengeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "challenge", abstract: "Dispute a settled job's output (locks the chain's challenge bond).")
     @OptionGroup var options: TransactionOptions
     @Option(help: "Job id.") var job: String
     @Option(help: "The output hash you claim is correct.") var claimedOutput: String
     @Option(help: "Hash of the evidence (e.g. the other node's receipt).") var evidence: String?
+    @Option(
+        help:
+            "The job's request as JSON (a JobRequest, as `agora agent` stores it): revealed on the ledger so the referee can re-run it."
+    )
+    var request: String
 
-    func run() throws {
+    func run() async throws {
         let jobID = try parseHash(job, what: "--job")
         let claimed = try parseHash(claimedOutput, what: "--claimed-output")
         let evidenceHash = try evidence.map { try parseHash($0, what: "--evidence") } ?? .zero
-        try options.submit { _ in .fileChallenge(jobID: jobID, claimedOutputHash: claimed, evidence: evidenceHash) }
+        let revealed: JobRequest
+        do {
+            revealed = try JSONDecoder().decode(JobRequest.self, from: Data(contentsOf: URL(fileURLWithPath: request)))
+        } catch { throw ValidationError("--request: not a JobRequest JSON file: \(error)") }
+        try await options.submit(
+            .fileChallenge(
+                jobID: jobID, claimedOutputHash: claimed, evidence: evidenceHash,
+                revealedRequest: revealed.canonicalBytes))
     }
 }
 
-struct ResolveCommand: ParsableCommand {
+struct ResolveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "resolve", abstract: "Referee only: record the verdict on a challenged job.")
     @OptionGroup var options: TransactionOptions
@@ -212,20 +237,20 @@ struct ResolveCommand: ParsableCommand {
     @Flag(help: "The node's output was wrong (slash it); without this flag the challenge is rejected.")
     var nodeAtFault = false
 
-    func run() throws {
+    func run() async throws {
         let jobID = try parseHash(job, what: "--job")
-        try options.submit { _ in .resolveChallenge(jobID: jobID, nodeAtFault: nodeAtFault) }
+        try await options.submit(.resolveChallenge(jobID: jobID, nodeAtFault: nodeAtFault))
     }
 }
 
-struct TickCommand: ParsableCommand {
+struct TickCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tick", abstract: "Commit empty blocks (advances heights, releasing matured unbonding).")
     @OptionGroup var location: LedgerLocation
     @Option(help: "Number of blocks.") var blocks: Int = 1
 
-    func run() throws {
-        let ledger = try location.open()
+    func run() async throws {
+        let ledger = try Ledger.open(at: try location.directory(for: "ledger tick"))
         for _ in 0..<max(blocks, 0) { _ = try ledger.produceBlock([], allowEmpty: true) }
         print("head is block \(ledger.head.header.height)")
     }

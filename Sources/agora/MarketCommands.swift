@@ -5,7 +5,7 @@ import ArgumentParser
 import Foundation
 
 /// `agora nodes`: the market's nodes, as an agent would rank them.
-struct NodesCommand: ParsableCommand {
+struct NodesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nodes", abstract: "List registered nodes with price, stake, jobs settled and challenges lost.")
     @OptionGroup var location: LedgerLocation
@@ -27,15 +27,14 @@ struct NodesCommand: ParsableCommand {
         var reasons: [String]
     }
 
-    func run() throws {
-        let ledger = try location.open()
+    func run() async throws {
+        let ledger = try await location.reader()
         var modelHash: Hash256?
         if let model {
-            let byName = try ledger.models().first { $0.record.name == model }?.hash
-            modelHash = Hash256(hex: model) ?? byName
+            modelHash = try await ledger.resolveModel(model)
             guard modelHash != nil else { throw ValidationError("no registered model '\(model)'") }
         }
-        let listings = try NodeSelector.listings(from: ledger, model: modelHash)
+        let listings = try await NodeSelector.listings(from: ledger, model: modelHash)
         let selector = NodeSelector(minimumStake: ledger.parameters.minimumNodeStake)
         let explanations = selector.explain(listings, maxPricePerJob: try maxPrice.map(parseAmount))
         let byKey = Dictionary(uniqueKeysWithValues: listings.map { ($0.key, $0) })
@@ -73,7 +72,7 @@ struct NodesCommand: ParsableCommand {
 }
 
 /// `agora models`: registered models with share tables and royalties earned.
-struct ModelsCommand: ParsableCommand {
+struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models", abstract: "List registered models with their share tables and royalties paid.")
     @OptionGroup var location: LedgerLocation
@@ -84,8 +83,8 @@ struct ModelsCommand: ParsableCommand {
         var record: ModelRecord
     }
 
-    func run() throws {
-        let models = try location.open().models()
+    func run() async throws {
+        let models = try await location.reader().allModels().map { (hash: $0.hash, record: $0.record) }
         if format.json {
             try printJSON(models.map { Row(hash: $0.hash, record: $0.record) })
             return

@@ -1,9 +1,13 @@
+import AgoraAgents
+import AgoraClient
 import AgoraCore
 import AgoraInference
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import ArgumentParser
 import Foundation
+import ServiceLifecycle
 
 /// `agora node`: serve a model over HTTP, paid per request.
 struct NodeCommand: AsyncParsableCommand {
@@ -18,11 +22,7 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(help: "GGUF model file (default: the bundled default model, fetched on first use).") var model: String?
     @Option(help: "Node key file (created if missing).") var key: String = "node.key"
-    @Option(
-        help:
-            "The ledger this node checks deposits on and settles to: a data directory (embedded) or the URL of `agora ledger serve`."
-    )
-    var ledger: String = "agora-data/ledger"
+    @OptionGroup var location: LedgerLocation
     @Option(help: "Directory for the node's own state (pending settlements).") var state: String = "agora-data/node"
     @Option(help: "Address to bind.") var host: String = "127.0.0.1"
     @Option(help: "Port (0 = any free port).") var port: Int = 8080
@@ -42,6 +42,16 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Chat format instead of the one in the model's metadata: chatml, llama2 or llama3.")
     var chatTemplate: String?
     @Option(help: "Seconds between settlement batches.") var settleEvery: Double = 2
+    @Option(help: "On shutdown (SIGTERM/SIGINT), seconds to wait for the ledger to take pending settlements.")
+    var shutdownWait: Double = 10
+    @Option(
+        help:
+            "Once listening, stake up to this much and register this node (endpoint, model, prices) on the ledger if it is not already."
+    )
+    var register: String?
+    @Option(help: "Endpoint to register (default: http://HOST:PORT as bound).") var publicURL: String?
+    @Option(help: ArgumentHelp("Demos and tests only: answer this fraction of jobs dishonestly.", visibility: .hidden))
+    var demoCheatRate: Double = 0
 
     func run() async throws {
         let keyURL = URL(fileURLWithPath: key)
@@ -52,17 +62,17 @@ struct NodeCommand: AsyncParsableCommand {
         let engine = try LocalCompletionEngine(modelURL: modelURL, threads: threads, chatTemplate: chatTemplate)
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
 
+        let modelEngine: any CompletionEngine =
+            demoCheatRate > 0 ? CheatingEngine(honest: engine, cheatRate: demoCheatRate) : engine
+        if demoCheatRate > 0 { printError("demo: this node cheats on \(Int(demoCheatRate * 100)) % of jobs") }
+
         var gate: PaymentGate?
         var settlements: SettlementQueue?
-        var chainLedger: (any PaymentLedger & SettlementLedger)?
+        var chainLedger: (any LedgerAccess)?
         if !free {
-            let opened: any PaymentLedger & SettlementLedger
-            if ledger.hasPrefix("http://") || ledger.hasPrefix("https://") {
-                guard let url = URL(string: ledger) else { throw ValidationError("--ledger is not a URL") }
-                opened = try RemoteLedger(baseURL: url)
-                printError("settling on the ledger at \(url) (chain \(opened.chainID))")
-            } else {
-                opened = try Ledger.open(at: URL(fileURLWithPath: ledger))
+            let opened = try await location.submitter()
+            if location.isRemote {
+                printError("settling on the ledger at \(location.ledger) (chain \(opened.chainID))")
             }
             chainLedger = opened
             gate = PaymentGate(
@@ -77,31 +87,76 @@ struct NodeCommand: AsyncParsableCommand {
                 durability: durability)
         }
         let service = NodeService(
-            engine: engine, key: nodeKey,
+            engine: modelEngine, key: nodeKey,
             configuration: .init(
                 free: free, limits: RequestLimits(maxTokens: maxTokens), maxBodyBytes: maxBody,
                 concurrency: concurrency,
                 queueLimit: queue),
             gate: gate, settlements: settlements)
+        var services: [any Service] = []
         if let chainLedger {
-            let interval = settleEvery
-            Task.detached {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(interval))
-                    // Settling blocks on SQLite or on the remote ledger: off the cooperative pool.
-                    if let report = try? await offCooperativePool({ try service.flushSettlements(to: chainLedger) }),
-                        report.settled + report.refused.count > 0
-                    {
+            services.append(
+                SettlementService(
+                    node: service, ledger: chainLedger, interval: .milliseconds(Int64(settleEvery * 1_000)),
+                    shutdownWait: .milliseconds(Int64(shutdownWait * 1_000))
+                ) { report, final in
+                    if final {
+                        printError(
+                            "shutdown: settled \(report.settled) job(s), \(report.refused.count) refused, \(report.stillPending) still pending"
+                        )
+                    } else {
                         printError("settled \(report.settled) job(s), \(report.refused.count) refused")
                     }
+                })
+        }
+        let registration: NodeRegistrationPlan? =
+            if let register, let chainLedger {
+                NodeRegistrationPlan(
+                    ledger: chainLedger, key: nodeKey, stake: try parseAmount(register), model: engine.modelHash,
+                    prices: gate?.prices ?? NodePrices(perInputToken: .zero, perOutputToken: .zero))
+            } else { nil }
+        let host = host
+        let publicURL = publicURL
+        let app = NodeHTTPServer(service: service, host: host, port: port).application(services: services) { bound in
+            let endpoint = publicURL ?? "http://\(host):\(bound)"
+            printError(
+                "node \(nodeKey.address) serving \(engine.modelName) (\(engine.modelHash.short)…) on \(endpoint)"
+                    + (free ? " for free" : ""))
+            if let registration {
+                do {
+                    try await registration.apply(endpoint: endpoint)
+                } catch {
+                    printError("registration failed: \(error)")
                 }
             }
         }
-        let app = NodeHTTPServer(service: service, host: host, port: port).application { bound in
-            printError(
-                "node \(nodeKey.address) serving \(engine.modelName) (\(engine.modelHash.short)…) on http://\(host):\(bound)"
-                    + (free ? " for free" : ""))
-        }
         try await app.runService()
+    }
+}
+
+/// `agora node --register STAKE`: brings the node's stake and registration on the ledger up to date once it
+/// listens (so its endpoint is the one it bound). Does nothing that is already so.
+struct NodeRegistrationPlan: Sendable {
+    let ledger: any LedgerAccess
+    let key: SigningKey
+    let stake: Amount
+    let model: Hash256
+    let prices: NodePrices
+
+    func apply(endpoint: String) async throws {
+        let account = try await ledger.account(key.publicKey)
+        if account.stake < stake {
+            let missing = try stake.subtracting(account.stake)
+            let (_, result) = try await ledger.signAndSubmit(.stake(amount: missing), by: key)
+            if let error = result.rejection { throw ValidationError("stake refused: \(error)") }
+        }
+        let wanted = NodeRegistration(
+            endpoint: endpoint, models: [model], pricePerInputToken: prices.perInputToken,
+            pricePerOutputToken: prices.perOutputToken)
+        if try await ledger.node(key.publicKey)?.registration != wanted {
+            let (_, result) = try await ledger.signAndSubmit(.registerNode(wanted), by: key)
+            if let error = result.rejection { throw ValidationError("registration refused: \(error)") }
+        }
+        printError("registered on the ledger: \(endpoint), stake \(stake)")
     }
 }

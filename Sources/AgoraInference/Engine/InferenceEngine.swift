@@ -46,20 +46,24 @@ public final class InferenceEngine: @unchecked Sendable {
     }
 
     /// Runs a request to completion, calling `onChunk` for every generated token as it is produced.
+    /// `shouldStop` is polled between tokens: true ends generation with finish reason `.cancelled`.
     public func generate(
-        _ request: GenerationRequest, onChunk: (GenerationChunk) -> Void = { _ in }
+        _ request: GenerationRequest, shouldStop: @escaping () -> Bool = { false },
+        onChunk: (GenerationChunk) -> Void = { _ in }
     ) throws(GenerationError) -> GenerationResult {
         let prompt = try promptTokens(for: request.input)
-        return try generate(promptTokens: prompt, request: request, onChunk: onChunk)
+        return try generate(promptTokens: prompt, request: request, shouldStop: shouldStop, onChunk: onChunk)
     }
 
     /// Runs a request whose prompt is already tokenized (`request.input` is ignored).
     public func generate(
-        promptTokens prompt: [Int32], request: GenerationRequest, onChunk: (GenerationChunk) -> Void = { _ in }
+        promptTokens prompt: [Int32], request: GenerationRequest, shouldStop: @escaping () -> Bool = { false },
+        onChunk: (GenerationChunk) -> Void = { _ in }
     ) throws(GenerationError) -> GenerationResult {
         lock.lock()
         defer { lock.unlock() }
         var generator = TokenGenerator(state: state, tokenizer: tokenizer)
+        generator.shouldStop = shouldStop
         return try generator.run(prompt: prompt, request: request, onChunk: onChunk)
     }
 

@@ -4,6 +4,8 @@ public enum FinishReason: String, Sendable, Equatable, Codable {
     case stop
     /// `maxTokens` tokens were generated.
     case length
+    /// The caller asked generation to stop (its client went away): the output is a prefix of the job's.
+    case cancelled
 }
 
 /// The outcome of one request.

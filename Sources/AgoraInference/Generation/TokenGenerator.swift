@@ -4,7 +4,7 @@ import Foundation
 struct TokenGenerator {
     let state: LlamaState
     let tokenizer: Tokenizer
-    /// Polled between tokens; true ends generation early (finish reason `.stop`).
+    /// Polled between tokens; true ends generation early (finish reason `.cancelled`).
     var shouldStop: () -> Bool = { false }
 
     init(state: LlamaState, tokenizer: Tokenizer) {
@@ -55,8 +55,12 @@ struct TokenGenerator {
             }
             text += emit
             onChunk(GenerationChunk(token: token, text: emit))
-            if endOfGeneration || stopped || shouldStop() {
+            if endOfGeneration || stopped {
                 finish = .stop
+                break
+            }
+            if shouldStop() {
+                finish = .cancelled
                 break
             }
             if last { break }

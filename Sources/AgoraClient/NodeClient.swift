@@ -1,5 +1,6 @@
 import AgoraCore
 import AgoraLedger
+import AgoraWire
 import Crypto
 import Foundation
 
@@ -161,7 +162,7 @@ public struct NodeClient: Sendable {
         let terms = offer.extra
         let jobID = Hash256.random()
         // A request without a seed gets the one the node derives from the job id.
-        let seed = request.seed ?? PaymentGate.seed(for: jobID)
+        let seed = request.seed ?? JobRequest.seed(forJob: jobID)
         let limits = RequestLimits(maxTokens: Int.max, defaultMaxTokens: maxTokens)
         guard let job = try? limits.job(from: request, chosenSeed: seed) else { return nil }
         let expiry = UInt64(Date().timeIntervalSince1970) + UInt64(max(1, min(offer.maxTimeoutSeconds, 3_600)))
@@ -203,7 +204,7 @@ public struct NodeClient: Sendable {
         guard job.inputHash(modelHash: terms.modelHash) == terms.inputHash else {
             throw NodeClientError.unexpectedTerms("the input hash is not the hash of our request")
         }
-        guard terms.seed == PaymentGate.seed(for: terms.jobId) || request.seed != nil else {
+        guard terms.seed == JobRequest.seed(forJob: terms.jobId) || request.seed != nil else {
             throw NodeClientError.unexpectedTerms("the seed is not derived from the job id")
         }
         return Voucher(

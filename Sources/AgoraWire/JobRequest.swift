@@ -1,10 +1,11 @@
 import AgoraCore
+import AgoraLedger
 import Foundation
 
 /// The part of an OpenAI request that determines the output: what a receipt's input hash commits to and
 /// what an auditor re-runs. Everything is normalized (defaults applied, floats as their 32-bit patterns, the
 /// seed always present) so the same job always hashes the same, and a different job never does.
-public struct JobRequest: Sendable, Equatable, CanonicalEncodable {
+public struct JobRequest: Sendable, Equatable, CanonicalCodable {
     public enum Input: Sendable, Equatable {
         case chat([OpenAIMessage])
         case text(String)
@@ -30,12 +31,45 @@ public struct JobRequest: Sendable, Equatable, CanonicalEncodable {
         self.stop = stop
     }
 
-    /// The input hash of this request for a given model: what vouchers and receipts name.
+    /// The input hash of this request for a given model: what vouchers and receipts name (and what the
+    /// ledger checks a challenge's revealed request against).
     public func inputHash(modelHash: Hash256) -> Hash256 {
-        var writer = CanonicalWriter(reservingCapacity: 256)
-        writer.write(modelHash)
-        encode(to: &writer)
-        return Hash256.tagged("agora-request-v1", writer.bytes)
+        RevealedRequest.inputHash(modelHash: modelHash, requestBytes: canonicalBytes)
+    }
+
+    /// The seed a job uses when its request names none: derived from the job id, so the node needs no state
+    /// between the 402 and the paid retry, and an auditor can recompute it.
+    public static func seed(forJob jobID: Hash256) -> UInt64 {
+        jobID.bytes.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+    }
+
+    /// Decodes a request revealed on the ledger. Limits follow what any node accepts (messages, text, stop
+    /// sequences), so hostile bytes cannot make the decoder allocate without bound.
+    public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
+        switch try reader.readUInt8() {
+        case 1:
+            let count = try reader.readUInt32()
+            guard count <= 4_096 else { throw .lengthOutOfBounds(declared: UInt64(count), limit: 4_096) }
+            var messages: [OpenAIMessage] = []
+            for _ in 0..<count {
+                let role = try reader.readString(limit: 64)
+                let content = try reader.readString(limit: RevealedRequest.maxBytes)
+                messages.append(OpenAIMessage(role: role, content: content))
+            }
+            input = .chat(messages)
+        case 2: input = .text(try reader.readString(limit: RevealedRequest.maxBytes))
+        case let tag: throw .invalidTag(type: "JobRequest.Input", tag: tag)
+        }
+        maxTokens = Int(try reader.readUInt32())
+        temperature = Float(bitPattern: try reader.readUInt32())
+        topP = Float(bitPattern: try reader.readUInt32())
+        topK = Int(try reader.readUInt32())
+        seed = try reader.readUInt64()
+        let stopCount = try reader.readUInt32()
+        guard stopCount <= 64 else { throw .lengthOutOfBounds(declared: UInt64(stopCount), limit: 64) }
+        var stop: [String] = []
+        for _ in 0..<stopCount { stop.append(try reader.readString(limit: 4_096)) }
+        self.stop = stop
     }
 
     public func encode(to writer: inout CanonicalWriter) {

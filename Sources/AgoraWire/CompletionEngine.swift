@@ -1,0 +1,72 @@
+import AgoraCore
+import Foundation
+
+/// What a finished job produced.
+public struct CompletionOutcome: Sendable, Equatable {
+    public var text: String
+    public var promptTokens: Int
+    public var completionTokens: Int
+    /// `stop` (end of generation or a stop sequence) or `length` (max tokens reached).
+    public var finishReason: String
+
+    public init(text: String, promptTokens: Int, completionTokens: Int, finishReason: String) {
+        self.text = text
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.finishReason = finishReason
+    }
+}
+
+/// The inference a node sells. The node only needs these few operations, so the HTTP and payment code does
+/// not depend on the engine's internals.
+public protocol CompletionEngine: Sendable {
+    /// The name clients use in `model`.
+    var modelName: String { get }
+    /// SHA-256 of the model file: what vouchers, receipts and the registry name.
+    var modelHash: Hash256 { get }
+    var engineVersion: String { get }
+    var contextLength: Int { get }
+
+    /// Prompt tokens of a request after the chat template (what the price of the input is computed from).
+    func promptTokenCount(_ request: JobRequest) throws -> Int
+
+    /// Runs the job, calling `onText` with each piece of decoded text as it is generated. `shouldStop` is
+    /// polled between tokens; when it turns true the job ends early with `CompletionCancelled`.
+    func complete(
+        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onText: @Sendable (String) -> Void
+    ) throws -> CompletionOutcome
+}
+
+extension CompletionEngine {
+    /// Runs the job to its end.
+    public func complete(_ request: JobRequest, onText: @Sendable (String) -> Void) throws -> CompletionOutcome {
+        try complete(request, shouldStop: { false }, onText: onText)
+    }
+}
+
+/// A job stopped before its end because its caller went away. Its partial output is no job's output (a
+/// re-execution would run to the end), so it gets no receipt and is not charged.
+public struct CompletionCancelled: Error, Sendable, Equatable {
+    public var completionTokens: Int
+    public init(completionTokens: Int) { self.completionTokens = completionTokens }
+}
+
+/// A flag set by one thread (the HTTP side, when a client goes away) and polled by another (the engine).
+public final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    public init() {}
+
+    public func set() {
+        lock.lock()
+        value = true
+        lock.unlock()
+    }
+
+    public var isSet: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+}
