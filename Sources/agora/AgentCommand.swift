@@ -82,17 +82,17 @@ struct AgentCommand: AsyncParsableCommand {
                     hired = try await agent.hire(prompt: line, maxTokens: maxTokens)
                 }
                 let answer = hired.result.text.replacingOccurrences(of: "\n", with: " ")
-                print("[\(index)] \(short(hired.node)): \(line.prefix(60))")
-                print("     → \(answer.prefix(100))\(answer.count > 100 ? "…" : "")")
-                print("     paid \(hired.receipt.amount); receipt verified")
+                say("[\(index)] \(short(hired.node)): \(line.prefix(60))")
+                say("     → \(answer.prefix(100))\(answer.count > 100 ? "…" : "")")
+                say("     paid \(hired.receipt.amount); receipt verified")
                 if agent.shouldAudit() {
                     let audit = try await agent.audit(hired)
-                    print(
+                    say(
                         "     audit by \(audit.auditor): \(audit.matched ? "outputs match" : "MISMATCH — challenge queued against \(audit.challenges.map { short($0.accused) }.joined(separator: ", "))")"
                     )
                 }
                 for challenge in try await agent.fileSettledChallenges() {
-                    print("     challenge filed against \(short(challenge.accused)) (job \(challenge.jobID.short)…)")
+                    say("     challenge filed against \(short(challenge.accused)) (job \(challenge.jobID.short)…)")
                 }
             } catch AgentError.budgetExhausted(let spent, let budget) {
                 printError("budget exhausted: spent \(spent) of \(budget); stopping")
@@ -107,7 +107,7 @@ struct AgentCommand: AsyncParsableCommand {
         let deadline = Date().addingTimeInterval(challengeWait)
         while !agent.pendingChallenges.isEmpty, Date() < deadline {
             for challenge in try await agent.fileSettledChallenges() {
-                print("challenge filed against \(short(challenge.accused)) (job \(challenge.jobID.short)…)")
+                say("challenge filed against \(short(challenge.accused)) (job \(challenge.jobID.short)…)")
             }
             if !agent.pendingChallenges.isEmpty { try await Task.sleep(for: .milliseconds(200)) }
         }
@@ -126,7 +126,7 @@ struct AgentCommand: AsyncParsableCommand {
                 case .challenged: "not judged yet"
                 case .settled: "settled"
                 }
-            print("verdict on job \(challenge.jobID.short)… against \(short(challenge.accused)): \(text)")
+            say("verdict on job \(challenge.jobID.short)… against \(short(challenge.accused)): \(text)")
             outcomes.append(
                 ChallengeOutcome(job: challenge.jobID.hex, accused: challenge.accused.address.description, status: text)
             )
@@ -145,7 +145,7 @@ struct AgentCommand: AsyncParsableCommand {
                 String(summary.challengesFiled),
                 String(agent.pendingChallenges.count + outcomes.filter { $0.status == "not judged yet" }.count),
             ])
-            print(table.render())
+            say(table.render())
         }
         if failed > 0 { throw ExitCode.failure }
     }

@@ -51,13 +51,13 @@ struct RefereeCommand: AsyncParsableCommand {
                     let verdict =
                         dryRun
                         ? try await referee.judge(entry) : try await referee.resolve(jobID: entry.jobID, on: ledger)
-                    print(
+                    say(
                         "job \(entry.jobID.short)…: re-ran on \(entry.job.engineVersion) → \(verdict.nodeAtFault ? "node at fault (slashed)" : "output matches (challenge rejected)")\(dryRun ? " [dry run]" : "")"
                     )
                     if dryRun { abstained.insert(entry.jobID) }
                 } catch  where error.isAbstention {
                     abstained.insert(entry.jobID)
-                    print("job \(entry.jobID.short)…: abstains — \(error)")
+                    say("job \(entry.jobID.short)…: abstains — \(error)")
                 } catch {
                     printError("job \(entry.jobID.short)…: \(error); retrying with the next block")
                 }

@@ -60,7 +60,7 @@ struct RunCommand: ParsableCommand {
         let out = FileHandle.standardOutput
         let result: GenerationResult
         do {
-            result = try engine.generate(request, shouldStop: { false }) { chunk in
+            result = try engine.generate(request) { chunk in
                 if !chunk.text.isEmpty { out.write(Data(chunk.text.utf8)) }
             }
         } catch {

@@ -68,6 +68,9 @@ import Testing
         #expect(abs(report.expectedJobsToCatch - 1 / p) < 1e-9)
     }
 
+    /// The whole market as separate processes (ledger server, three nodes with one dishonest, the referee, the
+    /// agent): the referee process slashes the cheater, and `ledger verify --ledger URL` replays the chain
+    /// (every signature, root and the conservation of money).
     @Test func smallDemoCatchesTheCheaterAndVerifies() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("agora-demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: data) }
@@ -75,8 +78,14 @@ import Testing
             "demo", "--data", data.path, "--jobs", "4", "--audit-rate", "1", "--cheat-rate", "1", "--max-tokens", "16",
         ])
         #expect(status == 0, "\(text.suffix(2_000))")
-        #expect(text.contains("cheater    caught at job"))
-        #expect(text.contains("OK: "))
+        #expect(text.contains("cheater    slashed by the referee process"))
+        #expect(text.contains("verify   | OK: "))
+        #expect(text.contains("referee  | job ") && text.contains("node at fault (slashed)"))
+        #expect(text.contains("challenges open 0"))
+        // Every participant was a process of its own, named in its lines.
+        for name in ["ledger", "node-a", "node-b", "node-c", "referee", "agent"] {
+            #expect(text.contains("\n\(name.padding(toLength: 8, withPad: " ", startingAt: 0)) | "), "\(name)")
+        }
         #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("ledger/ledger.sqlite").path))
     }
 

@@ -1,8 +1,10 @@
 import AgoraAgents
+import AgoraClient
 import AgoraCore
 import AgoraInference
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import Foundation
 import Testing
 
@@ -45,7 +47,7 @@ import Testing
                 gate: PaymentGate(
                     node: key,
                     prices: NodePrices(perInputToken: Amount(microUnits: 1), perOutputToken: Amount(microUnits: 2)),
-                    ledger: ledger),
+                    ledger: EmbeddedLedger(ledger)),
                 settlements: try SettlementQueue(path: directory.appendingPathComponent("s\(index).sqlite").path))
             services.append(service)
             let server = try await RunningNodeServer.start(NodeHTTPServer(service: service, port: 0))
@@ -66,17 +68,17 @@ import Testing
 
         let receiptsPath = directory.appendingPathComponent("agent-receipts.sqlite").path
         let agentRuntime = MarketAgent(
-            wallet: agent, ledger: ledger, model: engine.modelHash, budget: Amount(microUnits: 2_000_000), auditRate: 1,
+            wallet: agent, ledger: EmbeddedLedger(ledger), model: engine.modelHash,
+            budget: Amount(microUnits: 2_000_000), auditRate: 1,
             seed: 3, localEngine: engine, receipts: try ReceiptStore(path: receiptsPath))
         let referee = Referee(key: sequencer, engine: engine)
         var verdicts: [(PublicKey, Bool)] = []
         for prompt in ["What is the capital of France?", "Name a color.", "What is two plus two?"] {
             let hired = try await agentRuntime.hire(prompt: prompt, maxTokens: 24)
             _ = try await agentRuntime.audit(hired)
-            for service in services { try service.flushSettlements(to: ledger) }
-            for challenge in try agentRuntime.fileSettledChallenges() {
-                let verdict = try await referee.resolve(
-                    jobID: challenge.jobID, revealed: challenge.revealed, on: ledger)
+            for service in services { try await service.flushSettlements(to: EmbeddedLedger(ledger)) }
+            for challenge in try await agentRuntime.fileSettledChallenges() {
+                let verdict = try await referee.resolve(jobID: challenge.jobID, on: EmbeddedLedger(ledger))
                 verdicts.append((challenge.accused, verdict.nodeAtFault))
             }
         }

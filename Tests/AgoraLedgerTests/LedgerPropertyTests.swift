@@ -43,7 +43,11 @@ import Testing
             body = .settleJob(voucher: voucher, receipt: receipt)
         case 7:
             guard let job = settled.randomElement() else { return nil }
-            body = .fileChallenge(jobID: job, claimedOutputHash: Hash256.of([UInt8(bits & 0xff)]), evidence: .zero)
+            // Mostly the true request; sometimes another one (refused: it does not hash to the job's input).
+            let revealed = bits & 0x300 == 0 ? [UInt8(bits & 0xff)] : TestChain.request(job)
+            body = .fileChallenge(
+                jobID: job, claimedOutputHash: Hash256.of([UInt8(bits & 0xff)]), evidence: .zero,
+                revealedRequest: revealed)
         case 8:
             guard let job = settled.last else { return nil }
             let nonce = nonces[-1, default: 0] + 1

@@ -79,16 +79,16 @@ struct SequencerTests {
         let transactions = Self.transfers(chain, count: 50)
         var forged = transactions[0]
         forged.signature = chain.accounts[1].sign(forged.signingBytes)
-        await #expect(throws: Sequencer.SubmitError.invalidSignature) { try await sequencer.submit(forged) }
+        await #expect(throws: TransactionError.invalidSignature) { try await sequencer.submit(forged) }
         let otherChain = Transaction.signed(
             by: chain.accounts[0], chainID: "another-chain", nonce: 1,
             body: .transfer(to: chain.accounts[1].publicKey, amount: Amount(microUnits: 1)))
-        await #expect(throws: Sequencer.SubmitError.wrongChain(expected: TestChain.chainID, got: "another-chain")) {
+        await #expect(throws: TransactionError.wrongChain(expected: TestChain.chainID, got: "another-chain")) {
             try await sequencer.submit(otherChain)
         }
         #expect(await sequencer.pendingCount == 0)
         for transaction in transactions { try await sequencer.submit(transaction) }
-        await #expect(throws: Sequencer.SubmitError.queueFull(limit: 50)) {
+        await #expect(throws: TransactionError.queueFull(limit: 50)) {
             try await sequencer.submit(transactions[0])
         }
         let first = try await sequencer.seal(maxTransactions: 20)

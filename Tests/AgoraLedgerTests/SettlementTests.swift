@@ -144,7 +144,9 @@ import Testing
             try ledger.submitOne(
                 chain.transaction(
                     challenger, nonce: 1,
-                    .fileChallenge(jobID: jobID, claimedOutputHash: Hash256.of([0]), evidence: Hash256.of([1])))) == nil
+                    .fileChallenge(
+                        jobID: jobID, claimedOutputHash: Hash256.of([0]), evidence: Hash256.of([1]),
+                        revealedRequest: TestChain.request(jobID)))) == nil
         )
         #expect(
             try ledger.account(challenger.publicKey).balance.microUnits == challengerBefore.balance.microUnits - 10_000)
@@ -187,7 +189,9 @@ import Testing
             try ledger.submitOne(
                 chain.transaction(
                     challenger, nonce: 1,
-                    .fileChallenge(jobID: jobID, claimedOutputHash: Hash256.of([0]), evidence: .zero))) == nil)
+                    .fileChallenge(
+                        jobID: jobID, claimedOutputHash: Hash256.of([0]), evidence: .zero,
+                        revealedRequest: TestChain.request(jobID)))) == nil)
         #expect(
             try ledger.submitOne(
                 chain.transaction(chain.referee, nonce: 1, .resolveChallenge(jobID: jobID, nodeAtFault: false))) == nil)

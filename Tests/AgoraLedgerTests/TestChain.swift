@@ -40,12 +40,16 @@ struct TestChain {
         Transaction.signed(by: key, chainID: Self.chainID, nonce: nonce, body: body)
     }
 
-    /// A signed voucher from `payer` to `node` and the node's signed receipt for the same job.
+    /// The canonical request bytes of a test job (opaque to the ledger): what a challenge reveals.
+    static func request(_ jobID: Hash256) -> [UInt8] { Array("request \(jobID.hex)".utf8) }
+
+    /// A signed voucher from `payer` to `node` and the node's signed receipt for the same job; the input hash
+    /// is that of `request(jobID)`.
     func job(
         payer: SigningKey, node: SigningKey, jobID: Hash256, model: Hash256, amount: UInt64, max: UInt64,
         expiry: UInt64 = 1_700_000_100
     ) -> (Voucher, JobReceipt) {
-        let input = Hash256.of(Array("input \(jobID.hex)".utf8))
+        let input = RevealedRequest.inputHash(modelHash: model, requestBytes: Self.request(jobID))
         let voucher = Voucher(
             chainID: Self.chainID, payer: payer.publicKey, payee: node.publicKey, jobID: jobID, modelHash: model,
             inputHash: input, maxAmount: Amount(microUnits: max), expiry: expiry

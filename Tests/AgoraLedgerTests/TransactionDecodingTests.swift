@@ -26,7 +26,9 @@ import Testing
             .transferModelShares(model: Hash256.of([4]), to: chain.accounts[3].publicKey, basisPoints: 7),
             .registerDataset(DatasetRegistration(datasetHash: Hash256.of([6]), name: "d", shares: [share])),
             .settleJob(voucher: voucher, receipt: receipt),
-            .fileChallenge(jobID: Hash256.of([1]), claimedOutputHash: Hash256.of([7]), evidence: Hash256.of([8])),
+            .fileChallenge(
+                jobID: Hash256.of([1]), claimedOutputHash: Hash256.of([7]), evidence: Hash256.of([8]),
+                revealedRequest: [1, 2, 3]),
             .resolveChallenge(jobID: Hash256.of([1]), nodeAtFault: true),
         ]
         return bodies.enumerated().map {

@@ -185,7 +185,9 @@ import Testing
             ledger,
             chain.transaction(
                 chain.accounts[2], nonce: 1,
-                .fileChallenge(jobID: jobID, claimedOutputHash: receipt.outputHash, evidence: .zero)),
+                .fileChallenge(
+                    jobID: jobID, claimedOutputHash: receipt.outputHash, evidence: .zero,
+                    revealedRequest: TestChain.request(jobID))),
             .challengeClaimsSameOutput)
         try expectRefused(
             ledger, chain.transaction(chain.accounts[2], nonce: 1, .resolveChallenge(jobID: jobID, nodeAtFault: true)),
@@ -198,7 +200,9 @@ import Testing
             ledger,
             chain.transaction(
                 chain.accounts[2], nonce: 1,
-                .fileChallenge(jobID: jobID, claimedOutputHash: Hash256.of([0]), evidence: .zero)),
+                .fileChallenge(
+                    jobID: jobID, claimedOutputHash: Hash256.of([0]), evidence: .zero,
+                    revealedRequest: TestChain.request(jobID))),
             .challengeWindowClosed(jobID: jobID, closedAt: 7))
     }
 

@@ -1,6 +1,8 @@
+import AgoraClient
 import AgoraCore
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import Foundation
 import Testing
 

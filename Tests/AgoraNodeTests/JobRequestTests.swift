@@ -1,5 +1,7 @@
+import AgoraClient
 import AgoraCore
 import AgoraNode
+import AgoraWire
 import Testing
 
 @Suite struct JobRequestTests {

@@ -1,6 +1,8 @@
+import AgoraClient
 import AgoraCore
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import Foundation
 import Testing
 
@@ -8,27 +10,23 @@ import Testing
     import FoundationNetworking
 #endif
 
-/// The ledger in another process: `agora ledger serve`'s server on loopback, reached with `RemoteLedger`,
-/// and a node that checks deposits and settles through it.
+/// The ledger in another process: `agora ledger serve`'s server on loopback, reached with `RemoteLedger`
+/// through the same access protocols as the embedded ledger, and a node that checks deposits and settles
+/// through it.
 @Suite(.serialized) struct LedgerRPCTests {
-    /// Blocking remote calls run off the cooperative pool (the server's handlers need it).
-    static func remote<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await offCooperativePool(body)
-    }
-
     @Test func queriesAndSubmissionsThroughTheRPC() async throws {
         let harness = try NodeHarness()
         let server = try await RunningNodeServer.start(
             LedgerRPCServer(ledger: harness.ledger, port: 0, blockInterval: .milliseconds(20)))
         defer { Task { await server.stop() } }
-        let remote = try await Self.remote { try RemoteLedger(baseURL: server.baseURL) }
+        let remote = try await RemoteLedger.connect(to: server.baseURL)
         #expect(remote.chainID == harness.ledger.chainID)
         #expect(remote.parameters == harness.ledger.parameters)
         let agent = harness.agent
-        #expect(
-            try await Self.remote { try remote.account(agent.publicKey) } == harness.ledger.account(agent.publicKey))
-        #expect(try await Self.remote { try remote.deposit(of: agent.publicKey) } == Amount(microUnits: 100_000))
-        #expect(try await Self.remote { try remote.job(Hash256.random()) } == nil)
+        #expect(try await remote.account(agent.publicKey) == harness.ledger.account(agent.publicKey))
+        #expect(try await remote.account(agent.publicKey).deposit == Amount(microUnits: 100_000))
+        #expect(try await remote.job(Hash256.random()) == nil)
+        #expect(try await remote.genesis() == harness.ledger.genesis)
 
         let recipient = SigningKey(deterministicLabel: "rpc-recipient")
         let good = Transaction.signed(
@@ -38,30 +36,34 @@ import Testing
             by: agent, chainID: remote.chainID, nonce: 3,
             body: .transfer(to: recipient.publicKey, amount: Amount(microUnits: 7)))
         forged.signature = recipient.sign(forged.signingBytes)
-        let batch = [good, forged, good]
-        let results = try await Self.remote { try remote.submit(batch, wait: true) }
-        #expect(results[0].status == .accepted && results[0].height != nil)
-        #expect(results[1].status == .rejected && results[1].error?.contains("signature") == true)
+        let results = try await remote.submit([good, forged, good], wait: true)
+        guard case .accepted(let height) = results[0].verdict else {
+            Issue.record("not accepted: \(results[0])")
+            return
+        }
+        #expect(height >= 1)
+        #expect(results[1].verdict == .rejected(.invalidSignature))
         // A second copy while the first is pending is refused at the door.
-        #expect(results[2].status == .rejected && results[2].error?.contains("already submitted") == true)
+        #expect(results[2].verdict == .rejected(.alreadyPending))
         // Replayed later, it passes the door (valid signature) and the block producer refuses its nonce.
-        let replay = try await Self.remote { try remote.submit([good], wait: true) }
-        #expect(replay[0].status == .rejected && replay[0].error?.contains("nonce") == true)
+        let replay = try await remote.submit([good], wait: true)
+        #expect(replay[0].verdict == .rejected(.badNonce(expected: 3, got: 2)))
         #expect(try harness.ledger.account(recipient.publicKey).balance == Amount(microUnits: 7))
         #expect(try harness.ledger.moneyHeld() == (try harness.ledger.totals()).supply.microUnits)
+        // The transaction as committed, by id.
+        let location = try #require(try await remote.transaction(good.id))
+        #expect(location.transaction == good && location.height == height)
 
-        // Bad input: malformed JSON, a body that is not a transaction, an unknown account format.
+        // Bad input: malformed JSON, a body that is not a transaction, an oversized body, a bad address.
         let (status, _, _) = try await Self.post(server.baseURL, "v1/ledger/transactions", Data("{nope".utf8))
         #expect(status == 400)
-        let junk = try await Self.remote {
-            try remote.submit([], wait: true)
-        }
-        #expect(junk.isEmpty)
+        #expect(try await remote.submit([], wait: true).isEmpty)
         let (junkStatus, _, junkBody) = try await Self.post(
             server.baseURL, "v1/ledger/transactions", Data(#"{"transactions":["AAEC","%%%"],"wait":true}"#.utf8))
         #expect(junkStatus == 200)
-        let decoded = try JSONDecoder().decode([LedgerRPC.SubmissionResult].self, from: junkBody)
-        #expect(decoded.map(\.status) == [.rejected, .rejected])
+        let decoded = try JSONDecoder().decode([SubmissionResult].self, from: junkBody)
+        #expect(decoded.count == 2 && decoded.allSatisfy { $0.id == nil && $0.rejection != nil })
+        #expect(decoded[1].verdict == .rejected(.malformed("not base64")))
         let (big, _, _) = try await Self.post(
             server.baseURL, "v1/ledger/transactions", Data(repeating: 0x20, count: LedgerRPC.maxBodyBytes + 10))
         #expect(big == 413)
@@ -69,12 +71,132 @@ import Testing
         #expect(badAddress == 400)
     }
 
+    /// Lists page with stable cursors, blocks come in ranges with their transactions, a follower waits for
+    /// the next block, and every malformed query is a 400 carrying its typed reason.
+    @Test func pagedListsBlockRangesFollowingAndBadQueries() async throws {
+        let harness = try NodeHarness()
+        let ledger = harness.ledger
+        // Five registered nodes, so pages of two take three calls.
+        let nodes = (0..<5).map { SigningKey(deterministicLabel: "rpc-node-\($0)") }
+        var setup: [Transaction] = []
+        var nonce = try ledger.account(harness.agent.publicKey).nonce
+        for node in nodes {
+            nonce += 1
+            setup.append(
+                Transaction.signed(
+                    by: harness.agent, chainID: ledger.chainID, nonce: nonce,
+                    body: .transfer(to: node.publicKey, amount: Amount(microUnits: 10))))
+        }
+        _ = try ledger.produceBlock(setup)
+        _ = try ledger.produceBlock(
+            nodes.map { node in
+                Transaction.signed(
+                    by: node, chainID: ledger.chainID, nonce: 1,
+                    body: .registerNode(
+                        NodeRegistration(
+                            endpoint: "http://example.invalid/\(node.address)", models: [SharedEngine.engine.modelHash],
+                            pricePerInputToken: .zero, pricePerOutputToken: .zero)))
+            })
+        let server = try await RunningNodeServer.start(
+            LedgerRPCServer(ledger: ledger, port: 0, blockInterval: .milliseconds(20)))
+        defer { Task { await server.stop() } }
+        let remote = try await RemoteLedger.connect(to: server.baseURL)
+        let embedded = EmbeddedLedger(ledger)
+
+        var seen: [PublicKey] = []
+        var cursor: String?
+        var pages = 0
+        repeat {
+            let page = try await remote.nodes(after: cursor, limit: 2)
+            let same = try await embedded.nodes(after: cursor, limit: 2)
+            #expect(page.items == same.items && page.nextCursor == same.nextCursor)
+            seen += page.items.map(\.key)
+            cursor = page.nextCursor
+            pages += 1
+        } while cursor != nil
+        let registered = try ledger.nodes().count
+        #expect(registered >= 5)
+        #expect(pages == (registered + 1) / 2 && seen.count == registered && Set(seen).count == registered)
+        #expect(seen == seen.sorted())
+        #expect(try await remote.allNodes() == embedded.allNodes())
+        #expect(try await remote.allModels() == embedded.allModels())
+        #expect(try await remote.openChallenges(after: nil, limit: 10).items.isEmpty)
+
+        let head = try await remote.head()
+        #expect(head == ledger.head)
+        let blocks = try await remote.blocks(from: 0, count: 100)
+        #expect(blocks.count == Int(head.header.height) + 1)
+        #expect(blocks.last?.block == head)
+        #expect(blocks[Int(head.header.height)].transactions.count == 5)
+        #expect(try await remote.blocks(from: head.header.height + 1, count: 5).isEmpty)
+
+        // Following: a waiter above the head gets the next block as soon as it is sealed.
+        async let next = remote.waitForHead(above: head.header.height, timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(100))
+        _ = try ledger.produceBlock([], allowEmpty: true)
+        #expect(try await next.header.height == head.header.height + 1)
+        // With nothing new it returns the head when the wait ends.
+        let idle = try await remote.waitForHead(above: head.header.height + 5, timeout: .milliseconds(50))
+        #expect(idle.header.height == head.header.height + 1)
+
+        // Bad queries: typed reasons, through the client and on the wire.
+        await #expect(throws: LedgerAccessError.badQuery(.rangeTooLarge(requested: 101, max: 100))) {
+            _ = try await remote.blocks(from: 0, count: 101)
+        }
+        await #expect(throws: LedgerAccessError.badQuery(.badLimit(requested: 0, max: LedgerLimits.maxPageSize))) {
+            _ = try await remote.nodes(after: nil, limit: 0)
+        }
+        do {
+            _ = try await remote.nodes(after: "zz", limit: 2)
+            Issue.record("a bad cursor was accepted")
+        } catch {
+            guard case .badQuery(.badCursor) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
+        }
+        // A model-list cursor is not a node-list cursor.
+        let modelCursor = "04" + String(repeating: "00", count: 32)
+        await #expect(throws: LedgerAccessError.self) { _ = try await remote.nodes(after: modelCursor, limit: 2) }
+        for path in [
+            "v1/ledger/nodes?limit=2&color=blue", "v1/ledger/blocks?from=0&count=100000", "v1/ledger/blocks",
+            "v1/ledger/blocks?from=-1", "v1/ledger/head?wait_ms=5", "v1/ledger/nodes?limit=2&limit=3",
+            "v1/ledger/models/nothex", "v1/ledger/head?after=0&wait_ms=99999999",
+        ] {
+            let (body, status) = try await Self.get(server.baseURL, path)
+            #expect(status == 400, "\(path)")
+            let error = try JSONDecoder().decode(LedgerRPC.ErrorBody.self, from: body)
+            #expect(error.reason != nil, "\(path)")
+        }
+        let (unknownBody, _) = try await Self.get(server.baseURL, "v1/ledger/nodes?color=blue")
+        #expect(
+            try JSONDecoder().decode(LedgerRPC.ErrorBody.self, from: unknownBody).reason == .unknownParameter("color"))
+        let (_, missing) = try await Self.get(server.baseURL, "v1/ledger/jobs/" + String(repeating: "ab", count: 32))
+        #expect(missing == 404)
+    }
+
+    /// `ChainDownload` replays a chain fetched over the RPC and agrees with the local verification.
+    @Test func aDownloadedChainVerifies() async throws {
+        let harness = try NodeHarness()
+        let server = try await RunningNodeServer.start(
+            LedgerRPCServer(ledger: harness.ledger, port: 0, blockInterval: .milliseconds(20)))
+        defer { Task { await server.stop() } }
+        let remote = try await RemoteLedger.connect(to: server.baseURL)
+        let local = try ChainVerifier(directory: harness.ledger.directory).verify()
+        let downloaded = try await ChainDownload(source: remote, expectedGenesis: harness.ledger.genesis.hash).verify()
+        #expect(downloaded.headHash == local.headHash && downloaded.stateRoot == local.stateRoot)
+        #expect(downloaded.blocks == local.blocks && downloaded.supply == local.supply)
+        await #expect(throws: ChainDownloadError.self) {
+            _ = try await ChainDownload(source: remote, expectedGenesis: Hash256.of([1])).verify()
+        }
+    }
+
     @Test func aNodeSettlesOnARemoteLedger() async throws {
         let harness = try NodeHarness()
         let server = try await RunningNodeServer.start(
             LedgerRPCServer(ledger: harness.ledger, port: 0, blockInterval: .milliseconds(20)))
         defer { Task { await server.stop() } }
-        let remote = try await Self.remote { try RemoteLedger(baseURL: server.baseURL) }
+        let remote = try await RemoteLedger.connect(to: server.baseURL)
         let directory = harness.directory
         let service = NodeService(
             engine: SharedEngine.engine, key: harness.nodeKey, configuration: .init(),
@@ -85,16 +207,16 @@ import Testing
         let result = try await client.chat(
             ChatCompletionRequest(
                 messages: [OpenAIMessage(role: "user", content: "Name a color.")], maxTokens: 6, temperature: 0))
-        let report = try await Self.remote { try service.flushSettlements(to: remote) }
+        let report = try await service.flushSettlements(to: remote)
         #expect(report.settled == 1 && report.refused.isEmpty)
         #expect(try harness.ledger.job(result.receipt.jobID)?.amount == result.receipt.amount)
-        #expect(try await Self.remote { try remote.isSettled(job: result.receipt.jobID) })
-        // Settling the same job again through the RPC counts as done, not refused.
-        let again = try await Self.remote {
-            try remote.settle(
-                [PendingSettlement(voucher: result.voucher!, receipt: result.receipt)], signedBy: harness.nodeKey)
-        }
-        #expect(again[result.receipt.jobID] == .settled)
+        #expect(try harness.ledger.job(result.receipt.jobID)?.engineVersion == SharedEngine.engine.engineVersion)
+        #expect(try await remote.job(result.receipt.jobID) != nil)
+        // Settling the same job again through the RPC is refused with the typed reason (the queue counts it
+        // as done).
+        let again = try await remote.signAndSubmit(
+            .settleJob(voucher: result.voucher!, receipt: result.receipt), by: harness.nodeKey)
+        #expect(again.result.verdict == .rejected(.jobAlreadySettled(result.receipt.jobID)))
         // The same voucher is refused by the node now that the ledger has the job.
         let payload = X402.PaymentPayload(
             x402Version: X402.version, payload: .init(voucher: result.voucher!),
@@ -118,8 +240,14 @@ import Testing
     }
 
     @Test func anUnreachableLedgerIsATypedError() async throws {
-        await #expect(throws: RemoteLedgerError.self) {
-            try await Self.remote { try RemoteLedger(baseURL: URL(string: "http://127.0.0.1:9")!, timeout: 5) }
+        do {
+            _ = try await RemoteLedger.connect(to: URL(string: "http://127.0.0.1:9")!, timeout: 5)
+            Issue.record("connected to nothing")
+        } catch {
+            guard case .unreachable = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
         }
     }
 
@@ -135,8 +263,9 @@ import Testing
         return ((response as! HTTPURLResponse).statusCode, [:], data)
     }
 
+    /// A GET of `path` as written (query string included).
     static func get(_ base: URL, _ path: String) async throws -> (Data, Int) {
-        let (data, response) = try await URLSession.shared.data(from: base.appendingPathComponent(path))
+        let (data, response) = try await URLSession.shared.data(from: URL(string: base.absoluteString + "/" + path)!)
         return (data, (response as! HTTPURLResponse).statusCode)
     }
 }

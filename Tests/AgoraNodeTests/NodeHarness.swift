@@ -1,7 +1,9 @@
+import AgoraClient
 import AgoraCore
 import AgoraInference
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import Foundation
 
 #if canImport(FoundationNetworking)
@@ -57,7 +59,7 @@ final class NodeHarness: @unchecked Sendable {
     func start(free: Bool = false, configuration: NodeService.Configuration = .init()) async throws {
         var configuration = configuration
         configuration.free = free
-        let gate = PaymentGate(node: nodeKey, prices: Self.prices, ledger: ledger)
+        let gate = PaymentGate(node: nodeKey, prices: Self.prices, ledger: EmbeddedLedger(ledger))
         let queue = try SettlementQueue(path: directory.appendingPathComponent("settlements.sqlite").path)
         service = NodeService(
             engine: SharedEngine.engine, key: nodeKey, configuration: configuration, gate: gate, settlements: queue)

@@ -1,6 +1,8 @@
+import AgoraClient
 import AgoraCore
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import Crypto
 import Foundation
 import Testing
@@ -38,7 +40,7 @@ import Testing
 
         try await harness.start()
         #expect(harness.service.settlements?.count == 1)
-        let report = try harness.service.flushSettlements(to: harness.ledger)
+        let report = try await harness.service.flushSettlements(to: EmbeddedLedger(harness.ledger))
         #expect(report.settled == 1 && report.refused.isEmpty)
         #expect(try harness.ledger.job(voucher.jobID)?.amount == result.receipt.amount)
         #expect(
@@ -118,7 +120,7 @@ import Testing
         #expect(Set(jobs.map(\.receipt.jobID)).count == 3)
         #expect(jobs.dropFirst().allSatisfy { $0.voucher?.maxAmount == Amount(microUnits: 20_000) })
         #expect(jobs.allSatisfy { $0.receipt.amount < Amount(microUnits: 20_000) })
-        let report = try harness.service.flushSettlements(to: harness.ledger)
+        let report = try await harness.service.flushSettlements(to: EmbeddedLedger(harness.ledger))
         #expect(report.settled == 3)
         for job in jobs { #expect(try harness.ledger.job(job.receipt.jobID) != nil) }
         await harness.stop()
@@ -139,7 +141,7 @@ import Testing
         #expect(try await Self.counter("agora_payments_required_total", harness) == 1)
         #expect(try await Self.counter("agora_payments_refused_total", harness) == 1)
         #expect(try await Self.counter("agora_payments_accepted_total", harness) == 2)
-        #expect(try harness.service.flushSettlements(to: harness.ledger).settled == 2)
+        #expect(try await harness.service.flushSettlements(to: EmbeddedLedger(harness.ledger)).settled == 2)
         await harness.stop()
     }
 

@@ -1,6 +1,8 @@
+import AgoraClient
 import AgoraCore
 import AgoraLedger
 import AgoraNode
+import AgoraWire
 import Foundation
 import Testing
 
@@ -56,7 +58,7 @@ import Testing
         #expect(report.settle_amount == String(report.receipt.amount.microUnits))
         #expect(report.receipt.amount.microUnits <= UInt64(report.offered_amount)!)
 
-        let settled = try harness.service.flushSettlements(to: harness.ledger)
+        let settled = try await harness.service.flushSettlements(to: EmbeddedLedger(harness.ledger))
         #expect(settled.settled == 1)
         #expect(try harness.ledger.job(report.receipt.jobID)?.payer == harness.agent.publicKey)
         await harness.stop()

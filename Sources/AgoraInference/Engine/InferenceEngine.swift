@@ -46,10 +46,16 @@ public final class InferenceEngine: @unchecked Sendable {
     }
 
     /// Runs a request to completion, calling `onChunk` for every generated token as it is produced.
-    /// `shouldStop` is polled between tokens: true ends generation with finish reason `.cancelled`.
     public func generate(
-        _ request: GenerationRequest, shouldStop: @escaping () -> Bool = { false },
-        onChunk: (GenerationChunk) -> Void = { _ in }
+        _ request: GenerationRequest, onChunk: (GenerationChunk) -> Void = { _ in }
+    ) throws(GenerationError) -> GenerationResult {
+        try generate(request, shouldStop: { false }, onChunk: onChunk)
+    }
+
+    /// Like `generate(_:onChunk:)`; `shouldStop` is polled between tokens, and true ends generation with finish
+    /// reason `.cancelled` (the caller went away).
+    public func generate(
+        _ request: GenerationRequest, shouldStop: @escaping () -> Bool, onChunk: (GenerationChunk) -> Void
     ) throws(GenerationError) -> GenerationResult {
         let prompt = try promptTokens(for: request.input)
         return try generate(promptTokens: prompt, request: request, shouldStop: shouldStop, onChunk: onChunk)

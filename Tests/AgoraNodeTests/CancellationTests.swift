@@ -1,0 +1,97 @@
+import AgoraClient
+import AgoraCore
+import AgoraLedger
+import AgoraNode
+import AgoraWire
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// A client that goes away stops its job: the engine ends at the next token and the slot goes to the next
+/// request in the queue, as `/metrics` shows.
+@Suite(.serialized) struct CancellationTests {
+    /// A streaming client (a separate Python process reading the SSE stream) reads a few chunks and exits,
+    /// closing its connection, while a second request waits in the queue (one job at a time). The long job
+    /// would decode for tens of seconds; the waiting request must start as soon as the first is cut.
+    @Test func aStreamingClientThatLeavesFreesTheSlot() async throws {
+        let harness = try NodeHarness()
+        try await harness.start(
+            free: true,
+            configuration: .init(limits: RequestLimits(maxTokens: 4_000), concurrency: 1, queueLimit: 4))
+        defer { Task { await harness.stop() } }
+        let long = try JSONEncoder().encode(
+            ChatCompletionRequest(
+                messages: [OpenAIMessage(role: "user", content: "Write a very long story about a lighthouse keeper.")],
+                maxTokens: 3_000, temperature: 0.8, seed: 11, stream: true))
+        // The client: reads until three content chunks arrived, prints "left", exits (closing the socket).
+        let script = """
+            import http.client, sys
+            c = http.client.HTTPConnection("127.0.0.1", \(harness.port))
+            c.request("POST", "/v1/chat/completions", body=sys.stdin.buffer.read(),
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            seen = 0
+            while seen < 3:
+                line = r.fp.readline()
+                if not line: break
+                if b'"content"' in line: seen += 1
+            print("left" if seen == 3 else "ended", flush=True)
+            c.sock.close()
+            """
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        client.arguments = ["python3", "-c", script]
+        let input = Pipe()
+        let output = Pipe()
+        client.standardInput = input
+        client.standardOutput = output
+        try client.run()
+        input.fileHandleForWriting.write(long)
+        try input.fileHandleForWriting.close()
+
+        // Wait until the long job runs, then queue a short one behind it.
+        try await waitFor { try await metric(harness, "agora_running_jobs") == 1 }
+        let short = try JSONEncoder().encode(
+            ChatCompletionRequest(
+                messages: [OpenAIMessage(role: "user", content: "Say hi.")], maxTokens: 4, temperature: 0))
+        let waiting = Task { try await harness.post("v1/chat/completions", body: short) }
+        try await waitFor { try await metric(harness, "agora_queue_depth") == 1 }
+
+        let clientOutput = try await offCooperativePool { () -> String in
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            client.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        #expect(clientOutput.contains("left"), "the client never saw three chunks: \(clientOutput)")
+        let left = ContinuousClock.now
+        try await waitFor { try await metric(harness, "agora_queue_depth") == 0 }
+        let freedAfter = ContinuousClock.now - left
+        let (status, _, _) = try await waiting.value
+        #expect(status == 200)
+        // 3 000 tokens would take far longer than this; the slot went to the waiting request at once.
+        #expect(freedAfter < .seconds(5), "slot freed after \(freedAfter)")
+        #expect(try await metric(harness, "agora_cancelled_total") == 1)
+        print("streaming client gone → slot free after \(freedAfter)")
+    }
+
+    private func metric(_ harness: NodeHarness, _ name: String) async throws -> Double {
+        let (_, body) = try await harness.get("metrics")
+        let text = String(decoding: body, as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ").last ?? "") ?? -1
+        }
+        return 0
+    }
+
+    private func waitFor(_ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        Issue.record("condition not met within 60 s")
+    }
+}
