@@ -56,7 +56,9 @@ public enum AgentError: Error, Sendable, Equatable, CustomStringConvertible {
 /// every verified receipt, audits a fraction of its jobs by re-running them elsewhere with the same canonical
 /// request, and turns a proven mismatch into a challenge on the ledger. One agent runs one job at a time.
 public final class MarketAgent {
-    public let wallet: SigningKey
+    /// The agent's secret key: signs vouchers and challenges, never leaves the agent.
+    private let wallet: SigningKey
+    public var address: PublicKey { wallet.publicKey }
     public let ledger: any LedgerAccess
     public let model: Hash256
     public let budget: Amount

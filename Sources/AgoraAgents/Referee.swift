@@ -64,7 +64,9 @@ public enum RefereeError: Error, Sendable, Equatable, CustomStringConvertible {
 /// process (`agora referee`), and without its key anyone can recompute its verdicts (`--dry-run`).
 public struct Referee: Sendable {
     /// The chain's referee key; nil for a dry run (verdicts are computed, never submitted).
-    public let key: SigningKey?
+    private let key: SigningKey?
+    /// Whether verdicts are only computed (no key to submit them).
+    public var isDryRun: Bool { key == nil }
     /// The models this referee can re-run, by content hash.
     public let engines: [Hash256: any CompletionEngine]
 

@@ -80,7 +80,8 @@ public final class PaymentTermsCache: @unchecked Sendable {
 /// than the one sent, and refuses terms above its per-job budget.
 public struct NodeClient: Sendable {
     public let baseURL: URL
-    public let wallet: SigningKey
+    private let wallet: SigningKey
+    public var payer: PublicKey { wallet.publicKey }
     public let maxPerJob: Amount
     public let termsCache: PaymentTermsCache?
     /// When set, request bodies are sealed to this node key with HPKE and answers are opened with the

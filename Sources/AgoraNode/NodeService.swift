@@ -52,7 +52,9 @@ public final class NodeService: Sendable {
 
     public let configuration: Configuration
     public let engine: any CompletionEngine
-    public let key: SigningKey
+    /// The node's secret key: signs receipts and settlements; only its public half is exposed.
+    let key: SigningKey
+    public var nodeKey: PublicKey { key.publicKey }
     public let gate: PaymentGate?
     public let settlements: SettlementQueue?
     public let metrics = NodeMetrics()
@@ -80,6 +82,11 @@ public final class NodeService: Sendable {
         if let settlements, let gate, let pending = try? settlements.pending() {
             for item in pending {
                 gate.restore(job: item.voucher.jobID, payer: item.voucher.payer, amount: item.receipt.amount)
+            }
+            // The queue remembers the jobs it finished until their vouchers expire: the gate refuses replays
+            // from that index instead of reading the ledger on every request.
+            if let finished = try? settlements.finishedJobs(now: UInt64(Date().timeIntervalSince1970)) {
+                gate.useLocalJobIndex(finished)
             }
         }
     }
@@ -518,6 +525,7 @@ public final class NodeService: Sendable {
         metrics.settlementsSettled.increment(by: Int64(report.settled))
         metrics.settlementsFailed.increment(by: Int64(report.refused.count))
         // Settled jobs now show on the payer's deposit; refused ones will never draw on it.
+        gate?.recordFinished(report.finished, now: UInt64(Date().timeIntervalSince1970))
         for job in report.settledJobs { gate?.adjust(job: job, to: nil) }
         for (job, _) in report.refused { gate?.adjust(job: job, to: nil) }
         return report

@@ -47,7 +47,7 @@ public enum PaymentError: Error, Sendable, Equatable, CustomStringConvertible {
 /// The deposit a voucher draws on is reserved here from the moment the voucher is accepted until its
 /// settlement is on the ledger, so one deposit cannot back two jobs' maximum at the same time.
 public final class PaymentGate: @unchecked Sendable {
-    public let node: SigningKey
+    let node: SigningKey
     public let prices: NodePrices
     public let ledger: any LedgerReader
     /// How long a 402's terms stay valid.
@@ -55,12 +55,34 @@ public final class PaymentGate: @unchecked Sendable {
     private let lock = NSLock()
     /// Job ids accepted and not yet on the ledger, with the amount reserved for each.
     private var reserved: [Hash256: (payer: PublicKey, amount: Amount)] = [:]
+    /// Job ids whose settlement this node finished (settled or refused), until their voucher expires. Set
+    /// when the node keeps its own index (`useLocalJobIndex`): only this node can settle a voucher payable to
+    /// it, so a job it never finished and does not hold is not on the ledger, and the per-request ledger
+    /// read of the job disappears (one network round trip with a remote ledger).
+    private var finished: [Hash256: UInt64]?
 
     public init(node: SigningKey, prices: NodePrices, ledger: any LedgerReader, validitySeconds: UInt64 = 300) {
         self.node = node
         self.prices = prices
         self.ledger = ledger
         self.validitySeconds = validitySeconds
+    }
+
+    /// Replaces the per-request ledger read of the job by the node's own index of the jobs it finished,
+    /// starting from `finished` (restored from the settlement queue, so a restart keeps refusing replays).
+    public func useLocalJobIndex(_ finished: [Hash256: UInt64]) {
+        lock.withLock { self.finished = finished }
+    }
+
+    /// Records jobs whose settlement finished, with their voucher's expiry.
+    public func recordFinished(_ jobs: [Hash256: UInt64], now: UInt64) {
+        lock.withLock {
+            guard var index = finished else { return }
+            index.merge(jobs) { _, new in new }
+            // Expired vouchers are refused for their expiry: forget them.
+            if index.count > 1_024 { index = index.filter { $0.value >= now } }
+            finished = index
+        }
     }
 
     /// The seed a job uses when its request names none: derived from the job id, so the node needs no state
@@ -114,11 +136,17 @@ public final class PaymentGate: @unchecked Sendable {
 
         let deposit: Amount
         let settled: Bool
+        let localIndex = lock.withLock { finished != nil }
         do {
-            async let account = ledger.account(voucher.payer)
-            async let job = ledger.job(voucher.jobID)
-            deposit = try await account.deposit
-            settled = try await job != nil
+            if localIndex {
+                deposit = try await ledger.account(voucher.payer).deposit
+                settled = false  // decided from the local index below, under the lock
+            } else {
+                async let account = ledger.account(voucher.payer)
+                async let job = ledger.job(voucher.jobID)
+                deposit = try await account.deposit
+                settled = try await job != nil
+            }
         } catch { throw .ledgerUnavailable("\(error)") }
         guard !settled else { throw .jobAlreadyUsed(voucher.jobID) }
         return try reserve(voucher, deposit: deposit)
@@ -127,7 +155,9 @@ public final class PaymentGate: @unchecked Sendable {
     private func reserve(_ voucher: Voucher, deposit: Amount) throws(PaymentError) -> Voucher {
         lock.lock()
         defer { lock.unlock() }
-        guard reserved[voucher.jobID] == nil else { throw .jobAlreadyUsed(voucher.jobID) }
+        guard reserved[voucher.jobID] == nil, finished?[voucher.jobID] == nil else {
+            throw .jobAlreadyUsed(voucher.jobID)
+        }
         let alreadyReserved = reserved.values.filter { $0.payer == voucher.payer }.reduce(UInt64(0)) {
             $0 &+ $1.amount.microUnits
         }

@@ -19,6 +19,9 @@ public struct PendingSettlement: Sendable, Equatable {
 public struct SettlementReport: Sendable, Equatable {
     public var settled: Int = 0
     public var settledJobs: [Hash256] = []
+    /// Every job that left the queue (settled or refused), with its voucher's expiry: the node remembers them
+    /// until then, so a replayed voucher is refused without asking the ledger.
+    public var finished: [Hash256: UInt64] = [:]
     /// Refused by the ledger for good (e.g. the payer's deposit ran dry): dropped, and counted.
     public var refused: [Hash256: TransactionError] = [:]
     public var stillPending: Int = 0
@@ -115,6 +118,10 @@ public final class SettlementQueue: @unchecked Sendable {
                     CREATE TABLE IF NOT EXISTS pending (
                         job_id BLOB PRIMARY KEY, voucher BLOB NOT NULL, receipt BLOB NOT NULL, created INTEGER NOT NULL)
                     """)
+            // Jobs that left the queue, kept until their voucher expires (after that the voucher is refused
+            // for its expiry anyway): the node's own index of used job ids.
+            try db.execute(
+                sql: "CREATE TABLE IF NOT EXISTS finished (job_id BLOB PRIMARY KEY, expiry INTEGER NOT NULL)")
         }
     }
 
@@ -142,6 +149,21 @@ public final class SettlementQueue: @unchecked Sendable {
         }
     }
 
+    /// Jobs that left the queue and whose vouchers have not expired at `now` (Unix seconds); older ones are
+    /// dropped.
+    public func finishedJobs(now: UInt64) throws -> [Hash256: UInt64] {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM finished WHERE expiry < ?", arguments: [Int64(clamping: now)])
+            var jobs: [Hash256: UInt64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT job_id, expiry FROM finished") {
+                let id: Data = row["job_id"]
+                let expiry: Int64 = row["expiry"]
+                if let hash = Hash256(bytes: [UInt8](id)) { jobs[hash] = UInt64(max(expiry, 0)) }
+            }
+            return jobs
+        }
+    }
+
     public var count: Int {
         (try? database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pending") }) ?? 0
     }
@@ -160,6 +182,10 @@ public final class SettlementQueue: @unchecked Sendable {
                     guard let result = results[item.voucher.jobID] else { continue }
                     try db.execute(
                         sql: "DELETE FROM pending WHERE job_id = ?", arguments: [Data(item.voucher.jobID.bytes)])
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO finished (job_id, expiry) VALUES (?, ?)",
+                        arguments: [Data(item.voucher.jobID.bytes), Int64(clamping: item.voucher.expiry)])
+                    report.finished[item.voucher.jobID] = item.voucher.expiry
                     switch result {
                     case .refused(let reason):
                         report.refused[item.voucher.jobID] = reason

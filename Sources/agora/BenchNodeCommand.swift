@@ -23,6 +23,11 @@ struct BenchNodeCommand: AsyncParsableCommand {
     @Option(help: "One-token requests per mode for measuring the payment overhead (its own, quieter phase).")
     var overheadRequests: Int = 200
     @Option(help: "Engine threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(
+        help:
+            "Put the ledger behind its RPC (`agora ledger serve`'s server on loopback): the node checks vouchers and settles over HTTP, as on another machine."
+    )
+    var ledgerRPC = false
     @OptionGroup var format: OutputFormat
 
     struct ModeResult: Encodable {
@@ -33,6 +38,8 @@ struct BenchNodeCommand: AsyncParsableCommand {
     }
 
     struct Report: Encodable {
+        /// `embedded` (the node opens the ledger folder) or `rpc` (over HTTP).
+        var ledger: String
         var tokensPerRequest: Int
         var free: ModeResult
         var paid: ModeResult
@@ -64,10 +71,21 @@ struct BenchNodeCommand: AsyncParsableCommand {
             Transaction.signed(
                 by: agent, chainID: genesis.chainID, nonce: 1, body: .deposit(amount: Amount(microUnits: 500_000_000)))
         ])
+        var ledgerServer: RunningNodeServer?
+        let access: any LedgerAccess
+        if ledgerRPC {
+            let server = try await RunningNodeServer.start(
+                LedgerRPCServer(ledger: ledger, port: 0, blockInterval: .milliseconds(20)))
+            ledgerServer = server
+            // As `agora node --ledger URL` does: deposit reads cached until the next block.
+            access = try await CachingLedger(try await RemoteLedger.connect(to: server.baseURL))
+        } else {
+            access = EmbeddedLedger(ledger)
+        }
         let gate = PaymentGate(
             node: nodeKey,
             prices: NodePrices(perInputToken: Amount(microUnits: 1), perOutputToken: Amount(microUnits: 2)),
-            ledger: EmbeddedLedger(ledger))
+            ledger: access)
         let service = NodeService(
             engine: engine, key: nodeKey, configuration: .init(limits: RequestLimits(maxTokens: max(tokens, 1))),
             gate: gate,
@@ -119,7 +137,8 @@ struct BenchNodeCommand: AsyncParsableCommand {
             shortPaid.append(Date().timeIntervalSince(paidStart) * 1000)
             if (index + 1) % 50 == 0 { printError("one-token request \(index + 1)/\(overheadRequests)") }
         }
-        let report = try await service.flushSettlements(to: EmbeddedLedger(ledger))
+        let report = try await service.flushSettlements(to: access)
+        await ledgerServer?.stop()
         await paidServer.stop()
         await freeServer.stop()
         let free = summarize("free", freeTimes)
@@ -129,7 +148,8 @@ struct BenchNodeCommand: AsyncParsableCommand {
         let overhead = median(zip(shortPaid, shortFree).map { $0 - $1 }) ?? 0
         let meanOverhead = (shortPaid.reduce(0, +) - shortFree.reduce(0, +)) / Double(shortPaid.count)
         let result = Report(
-            tokensPerRequest: tokens, free: free, paid: paid, overheadMilliseconds: overhead,
+            ledger: ledgerRPC ? "rpc" : "embedded", tokensPerRequest: tokens, free: free, paid: paid,
+            overheadMilliseconds: overhead,
             overheadMeanMilliseconds: meanOverhead, overheadRequests: shortPaid.count,
             overheadPercent: overhead / free.p50Milliseconds * 100, settledJobs: report.settled)
         if format.json {

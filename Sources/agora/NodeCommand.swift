@@ -70,8 +70,10 @@ struct NodeCommand: AsyncParsableCommand {
         var settlements: SettlementQueue?
         var chainLedger: (any LedgerAccess)?
         if !free {
-            let opened = try await location.submitter()
+            var opened = try await location.submitter()
             if location.isRemote {
+                // Deposit and job reads are cached, and dropped at every new block (see `CachingLedger`).
+                opened = try await CachingLedger(opened)
                 printError("settling on the ledger at \(location.ledger) (chain \(opened.chainID))")
             }
             chainLedger = opened

@@ -269,3 +269,100 @@ import Testing
         return (data, (response as! HTTPURLResponse).statusCode)
     }
 }
+
+/// Counts the reads that reach the ledger behind a `CachingLedger`.
+final class CountingLedger: LedgerReader, TransactionSubmitter, @unchecked Sendable {
+    let base: EmbeddedLedger
+    private let lock = NSLock()
+    private var accountReads = 0
+    private var jobReads = 0
+
+    init(_ base: EmbeddedLedger) { self.base = base }
+
+    var reads: (accounts: Int, jobs: Int) { lock.withLock { (accountReads, jobReads) } }
+
+    var chainID: String { base.chainID }
+    var parameters: ChainParameters { base.parameters }
+    func account(_ key: PublicKey) async throws(LedgerAccessError) -> AccountState {
+        lock.withLock { accountReads += 1 }
+        return try await base.account(key)
+    }
+    func job(_ id: Hash256) async throws(LedgerAccessError) -> JobRecord? {
+        lock.withLock { jobReads += 1 }
+        return try await base.job(id)
+    }
+    func submit(_ transactions: [Transaction], wait: Bool) async throws(LedgerAccessError) -> [SubmissionResult] {
+        try await base.submit(transactions, wait: wait)
+    }
+    func genesis() async throws(LedgerAccessError) -> Genesis { try await base.genesis() }
+    func head() async throws(LedgerAccessError) -> SignedBlockHeader { try await base.head() }
+    func totals() async throws(LedgerAccessError) -> LedgerTotals { try await base.totals() }
+    func node(_ key: PublicKey) async throws(LedgerAccessError) -> NodeRecord? { try await base.node(key) }
+    func model(_ hash: Hash256) async throws(LedgerAccessError) -> ModelRecord? { try await base.model(hash) }
+    func dataset(_ hash: Hash256) async throws(LedgerAccessError) -> DatasetRecord? { try await base.dataset(hash) }
+    func challenge(_ jobID: Hash256) async throws(LedgerAccessError) -> ChallengeRecord? {
+        try await base.challenge(jobID)
+    }
+    func transaction(_ id: Hash256) async throws(LedgerAccessError) -> TransactionLocation? {
+        try await base.transaction(id)
+    }
+    func nodes(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<NodeEntry> {
+        try await base.nodes(after: cursor, limit: limit)
+    }
+    func models(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<ModelEntry> {
+        try await base.models(after: cursor, limit: limit)
+    }
+    func datasets(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<DatasetEntry> {
+        try await base.datasets(after: cursor, limit: limit)
+    }
+    func openChallenges(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<
+        ChallengeEntry
+    > {
+        try await base.openChallenges(after: cursor, limit: limit)
+    }
+    func blocks(from height: UInt64, count: Int) async throws(LedgerAccessError) -> [BlockEntry] {
+        try await base.blocks(from: height, count: count)
+    }
+    func waitForHead(above height: UInt64, timeout: Duration) async throws(LedgerAccessError) -> SignedBlockHeader {
+        try await base.waitForHead(above: height, timeout: timeout)
+    }
+}
+
+/// `CachingLedger`: the node's hot reads are served from memory within a block and dropped at every new
+/// block and after every submission through it.
+@Suite struct CachingLedgerTests {
+    @Test func readsAreCachedUntilTheNextBlockOrSubmission() async throws {
+        let harness = try NodeHarness()
+        let counting = CountingLedger(EmbeddedLedger(harness.ledger))
+        let cache = try await CachingLedger(counting)
+        defer { cache.stop() }
+        let agent = harness.agent.publicKey
+        let job = Hash256.random()
+        let first = try await cache.account(agent)
+        #expect(try await cache.job(job) == nil)
+        for _ in 0..<5 {
+            #expect(try await cache.account(agent) == first)
+            #expect(try await cache.job(job) == nil)
+        }
+        #expect(counting.reads == (1, 1))
+
+        // A block sealed elsewhere (here: directly on the ledger) is seen by the follower; the cache drops.
+        let height = harness.ledger.head.header.height
+        _ = try harness.ledger.produceBlock([
+            Transaction.signed(
+                by: harness.agent, chainID: harness.ledger.chainID, nonce: first.nonce + 1,
+                body: .deposit(amount: Amount(microUnits: 5)))
+        ])
+        let deadline = ContinuousClock.now + .seconds(10)
+        while cache.height <= height, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(cache.height == height + 1)
+        let second = try await cache.account(agent)
+        #expect(second.deposit.microUnits == first.deposit.microUnits + 5)
+        #expect(counting.reads.accounts == 2)
+
+        // A submission through the cache drops it at once.
+        let result = try await cache.signAndSubmit(.deposit(amount: Amount(microUnits: 1)), by: harness.agent)
+        #expect(result.result.rejection == nil)
+        #expect(try await cache.account(agent).deposit.microUnits == second.deposit.microUnits + 1)
+    }
+}

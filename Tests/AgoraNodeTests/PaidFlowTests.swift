@@ -72,6 +72,17 @@ import Testing
         #expect(status == 402)
         let terms = try X402.decodeHeader(X402.PaymentRequired.self, from: try #require(headers["payment-required"]))
         #expect(terms.error?.contains("already paid") == true)
+        // After another restart the node still refuses it: the queue remembers the jobs it finished until
+        // their vouchers expire (so the node does not read the ledger for the job on every request).
+        await harness.stop()
+        try await harness.start()
+        let (again, againHeaders, _) = try await harness.post(
+            "v1/chat/completions", body: try JSONEncoder().encode(question),
+            headers: [X402.paymentSignatureHeader: try X402.encodeHeader(replay)])
+        #expect(again == 402)
+        let againTerms = try X402.decodeHeader(
+            X402.PaymentRequired.self, from: try #require(againHeaders["payment-required"]))
+        #expect(againTerms.error?.contains("already paid") == true)
         await harness.stop()
     }
 
