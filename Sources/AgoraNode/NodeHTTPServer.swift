@@ -37,10 +37,7 @@ public struct NodeHTTPServer: Sendable {
                 // One byte over the limit is enough to tell the body is too large.
                 body = try await request.collectBody(upTo: limit + 1)
             } catch {
-                return Self.response(
-                    NodeService.error(
-                        413, "request body exceeds \(limit) bytes", type: "invalid_request_error",
-                        code: "body_too_large"))
+                return Self.response(NodeError.bodyTooLarge(limit: limit).reply)
             }
             let payment = request.headers[HTTPField.Name(X402.paymentSignatureHeader)!]
             let host = request.head.authority ?? "127.0.0.1"

@@ -93,17 +93,6 @@ public final class NodeService: Sendable {
 
     // MARK: Replies
 
-    static func error(
-        _ status: Int, _ message: String, type: String, code: String, param: String? = nil,
-        headers: [String: String] = [:]
-    ) -> NodeReply {
-        var allHeaders = headers
-        allHeaders["Content-Type"] = "application/json"
-        return .body(
-            status: status, headers: allHeaders,
-            body: CompletionResponses.json(OpenAIErrorBody(message: message, type: type, code: code, param: param)))
-    }
-
     public func models() -> NodeReply {
         let info = CompletionResponses.AgoraModelInfo(
             modelHash: engine.modelHash, node: key.address.description, chainId: chainID,
@@ -120,10 +109,12 @@ public final class NodeService: Sendable {
     }
 
     public func health() async -> NodeReply {
+        // Counting pending settlements reads SQLite: off the cooperative pool.
+        let pending = (try? await offCooperativePool { [settlements] in settlements?.count ?? 0 }) ?? 0
         let body: [String: String] = [
             "status": "ok", "model": engine.modelName, "model_hash": engine.modelHash.hex,
             "node": key.address.description, "queue_depth": String(await admission.queueDepth),
-            "pending_settlements": String(settlements?.count ?? 0),
+            "pending_settlements": String(pending),
         ]
         return .body(status: 200, headers: ["Content-Type": "application/json"], body: CompletionResponses.json(body))
     }
@@ -144,10 +135,7 @@ public final class NodeService: Sendable {
     ) async -> NodeReply {
         metrics.requests.increment()
         guard body.count <= configuration.maxBodyBytes else {
-            metrics.refusedInvalid.increment()
-            return Self.error(
-                413, "request body exceeds \(configuration.maxBodyBytes) bytes", type: "invalid_request_error",
-                code: "body_too_large")
+            return refused(.bodyTooLarge(limit: configuration.maxBodyBytes))
         }
         guard let encapsulatedKey else {
             return await completePlain(endpoint, body: body, payment: payment, resource: resource)
@@ -156,8 +144,7 @@ public final class NodeService: Sendable {
         do {
             opened = try BodyEncryption.openRequest(body, encapsulatedKey: encapsulatedKey, nodeKey: encryptionKey)
         } catch {
-            metrics.refusedInvalid.increment()
-            return Self.error(400, error.description, type: "invalid_request_error", code: "encryption_error")
+            return refused(.encryption(error.description))
         }
         let reply = await completePlain(endpoint, body: opened.plaintext, payment: payment, resource: resource)
         return Self.seal(reply, key: opened.responseKey)
@@ -194,99 +181,104 @@ public final class NodeService: Sendable {
         }
     }
 
+    /// The pipeline of one request: payment header → request checks → payment → admission → the run (whose
+    /// receipt, settlement and rendering per endpoint follow in `buffered` / `streamed`). Each stage throws a
+    /// `NodeError`, which `refused` counts and renders.
     private func completePlain(_ endpoint: CompletionEndpoint, body: Data, payment: String?, resource: String) async
         -> NodeReply
     {
-        // 1. Parse the payment header first: its job id fixes the seed of a request that names none.
-        var payload: X402.PaymentPayload?
-        if let payment, gate != nil {
-            do {
-                payload = try X402.decodeHeader(X402.PaymentPayload.self, from: payment)
-            } catch {
-                metrics.paymentsRefused.increment()
-                return Self.error(402, error.message, type: "payment_error", code: error.code)
-            }
+        do throws(NodeError) {
+            let payload = try paymentPayload(payment)
+            // The payment's job id fixes the seed of a request that names none.
+            let jobID = payload?.payload.voucher.jobID ?? Hash256.random()
+            let (job, stream, promptTokens) = try checkedRequest(endpoint, body: body, jobID: jobID)
+            let now = UInt64(Date().timeIntervalSince1970)
+            let voucher = try await pay(
+                payload, endpoint: endpoint, body: body, job: job, jobID: jobID, promptTokens: promptTokens,
+                resource: resource, now: now)
+            try await admit(voucher)
+            let context = JobContext(
+                endpoint: endpoint, jobID: jobID, job: job, voucher: voucher, promptTokens: promptTokens,
+                created: Int(now), responseID: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + jobID.short)
+            return stream ? streamed(context) : await buffered(context)
+        } catch {
+            return refused(error)
         }
-        let jobID = payload?.payload.voucher.jobID ?? Hash256.random()
+    }
 
-        // 2. Parse and check the request.
+    /// Counts a refusal by kind and renders it.
+    private func refused(_ error: NodeError) -> NodeReply {
+        switch error {
+        case .bodyTooLarge, .encryption, .invalidRequest, .invalidPrompt, .contextLengthExceeded:
+            metrics.refusedInvalid.increment()
+        case .paymentRequired(_, let reason):
+            if reason == nil { metrics.paymentsRequired.increment() } else { metrics.paymentsRefused.increment() }
+        case .malformedPayment, .ledgerUnavailable: metrics.paymentsRefused.increment()
+        case .overloaded: metrics.refusedOverloaded.increment()
+        case .inferenceFailed: break
+        case .cancelled: metrics.cancelled.increment()
+        }
+        return error.reply
+    }
+
+    /// Stage 1: the `PAYMENT-SIGNATURE` header, when the node is paid.
+    private func paymentPayload(_ header: String?) throws(NodeError) -> X402.PaymentPayload? {
+        guard let header, gate != nil else { return nil }
+        do { return try X402.decodeHeader(X402.PaymentPayload.self, from: header) } catch {
+            throw .malformedPayment(error)
+        }
+    }
+
+    /// Stage 2: the request, normalized, and its prompt length checked against the context.
+    private func checkedRequest(_ endpoint: CompletionEndpoint, body: Data, jobID: Hash256) throws(NodeError) -> (
+        JobRequest, stream: Bool, promptTokens: Int
+    ) {
         let job: JobRequest
         let stream: Bool
-        do {
-            (job, stream) = try parse(endpoint, body: body, jobID: jobID)
-        } catch {
-            metrics.refusedInvalid.increment()
-            let status = error.code == "model_not_found" ? 404 : 400
-            return Self.error(
-                status, error.message, type: "invalid_request_error", code: error.code, param: error.param)
-        }
+        do { (job, stream) = try parse(endpoint, body: body, jobID: jobID) } catch { throw .invalidRequest(error) }
         let promptTokens: Int
-        do {
-            promptTokens = try engine.promptTokenCount(job)
-        } catch {
-            metrics.refusedInvalid.increment()
-            return Self.error(400, "\(error)", type: "invalid_request_error", code: "invalid_prompt")
-        }
+        do { promptTokens = try engine.promptTokenCount(job) } catch { throw .invalidPrompt("\(error)") }
         guard promptTokens + job.maxTokens <= engine.contextLength else {
-            metrics.refusedInvalid.increment()
-            return Self.error(
-                400,
-                "prompt (\(promptTokens) tokens) plus max_tokens (\(job.maxTokens)) exceeds the context of \(engine.contextLength)",
-                type: "invalid_request_error", code: "context_length_exceeded", param: "max_tokens")
+            throw .contextLengthExceeded(
+                promptTokens: promptTokens, maxTokens: job.maxTokens, contextLength: engine.contextLength)
         }
+        return (job, stream, promptTokens)
+    }
 
-        // 3. Payment.
-        let now = UInt64(Date().timeIntervalSince1970)
-        var voucher: Voucher?
-        if let gate {
-            guard let payload else {
-                metrics.paymentsRequired.increment()
-                return paymentRequired(
-                    gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, now: now, reason: nil)
-            }
-            // The ledger reads are asynchronous (the embedded ledger reads SQLite on a GCD thread).
-            let modelHash = engine.modelHash
-            let checked: Result<Voucher, PaymentError>
-            do throws(PaymentError) {
-                checked = .success(
-                    try await gate.accept(
-                        payload, request: job, modelHash: modelHash, promptTokens: promptTokens, now: now))
-            } catch {
-                checked = .failure(error)
-            }
-            do {
-                voucher = try checked.get()
-                metrics.paymentsAccepted.increment()
-            } catch {
-                metrics.paymentsRefused.increment()
-                if case .ledgerUnavailable = error {
-                    return Self.error(
-                        503, error.description, type: "server_error", code: error.code, headers: ["Retry-After": "1"])
-                }
-                // Fresh terms need a fresh job id, and a request without a seed takes its seed from the job id:
-                // derive the job again so the terms' seed and input hash match the new id.
-                let freshID = Hash256.random()
-                let freshJob = (try? parse(endpoint, body: body, jobID: freshID).0) ?? job
-                return paymentRequired(
-                    gate, jobID: freshID, job: freshJob, promptTokens: promptTokens, resource: resource, now: now,
-                    reason: error)
-            }
+    /// Stage 3: the voucher checked against the terms and the ledger, its maximum reserved (nil when free).
+    private func pay(
+        _ payload: X402.PaymentPayload?, endpoint: CompletionEndpoint, body: Data, job: JobRequest, jobID: Hash256,
+        promptTokens: Int, resource: String, now: UInt64
+    ) async throws(NodeError) -> Voucher? {
+        guard let gate else { return nil }
+        guard let payload else {
+            throw .paymentRequired(
+                terms(gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, now: now),
+                reason: nil)
         }
-
-        // 4. Admission: bounded concurrency and queue.
-        do {
-            try await admission.enter()
+        do throws(PaymentError) {
+            let voucher = try await gate.accept(
+                payload, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, now: now)
+            metrics.paymentsAccepted.increment()
+            return voucher
         } catch {
-            if let voucher { gate?.adjust(job: voucher.jobID, to: nil) }
-            metrics.refusedOverloaded.increment()
-            return Self.error(
-                503, "the node is busy; retry shortly", type: "server_error", code: "overloaded",
-                headers: ["Retry-After": "1"])
+            if case .ledgerUnavailable = error { throw .ledgerUnavailable(error) }
+            // Fresh terms need a fresh job id, and a request without a seed takes its seed from the job id:
+            // derive the job again so the terms' seed and input hash match the new id.
+            let freshID = Hash256.random()
+            let freshJob = (try? parse(endpoint, body: body, jobID: freshID).0) ?? job
+            throw .paymentRequired(
+                terms(gate, jobID: freshID, job: freshJob, promptTokens: promptTokens, resource: resource, now: now),
+                reason: error)
         }
-        let context = JobContext(
-            endpoint: endpoint, jobID: jobID, job: job, voucher: voucher, promptTokens: promptTokens,
-            created: Int(now), responseID: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + jobID.short)
-        return stream ? streamed(context) : await buffered(context)
+    }
+
+    /// Stage 4: a place in the bounded queue; a refused job's reservation is released.
+    private func admit(_ voucher: Voucher?) async throws(NodeError) {
+        do { try await admission.enter() } catch {
+            if let voucher { gate?.adjust(job: voucher.jobID, to: nil) }
+            throw .overloaded
+        }
     }
 
     struct JobContext: Sendable {
@@ -337,18 +329,12 @@ public final class NodeService: Sendable {
         }
     }
 
-    private func paymentRequired(
-        _ gate: PaymentGate, jobID: Hash256, job: JobRequest, promptTokens: Int, resource: String, now: UInt64,
-        reason: PaymentError?
-    ) -> NodeReply {
-        var terms = gate.paymentRequired(
+    private func terms(
+        _ gate: PaymentGate, jobID: Hash256, job: JobRequest, promptTokens: Int, resource: String, now: UInt64
+    ) -> X402.PaymentRequired {
+        gate.paymentRequired(
             jobID: jobID, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, resource: resource,
             now: now)
-        if let reason { terms.error = reason.description }
-        let header = (try? X402.encodeHeader(terms)) ?? ""
-        return .body(
-            status: 402, headers: ["Content-Type": "application/json", X402.paymentRequiredHeader: header],
-            body: CompletionResponses.json(terms))
     }
 
     // MARK: Running a job
@@ -386,14 +372,9 @@ public final class NodeService: Sendable {
 
     private func failed(_ context: JobContext, _ error: any Error) -> NodeReply {
         if let voucher = context.voucher { gate?.adjust(job: voucher.jobID, to: nil) }
-        if error is CompletionCancelled {
-            metrics.cancelled.increment()
-            return Self.error(
-                499, "the request was cancelled before the job finished; nothing was charged", type: "server_error",
-                code: "cancelled")
-        }
+        if error is CompletionCancelled { return refused(.cancelled) }
         logger.warning("job failed", metadata: ["job": "\(context.jobID.short)", "error": "\(type(of: error))"])
-        return Self.error(500, "inference failed: \(error)", type: "server_error", code: "inference_failed")
+        return refused(.inferenceFailed("\(error)"))
     }
 
     private func buffered(_ context: JobContext) async -> NodeReply {

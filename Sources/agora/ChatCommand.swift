@@ -22,13 +22,28 @@ struct ChatCommand: AsyncParsableCommand {
     @Option(help: "Write the signed receipt to this file.") var saveReceipt: String?
     @Option(help: "Also record the job (request, answer, voucher, receipt) in this agent receipt store (SQLite).")
     var receipts: String?
+    @Option(
+        help:
+            "Check the wallet's deposit on this ledger (a data directory or the URL of `agora ledger serve`) before paying."
+    )
+    var ledger: String?
     @OptionGroup var format: OutputFormat
     @Argument(help: "The prompt.") var prompt: String
 
     func run() async throws {
         guard let url = URL(string: node) else { throw ValidationError("--node is not a URL") }
         let wallet = try KeyFileStore.load(URL(fileURLWithPath: key))
-        let client = NodeClient(baseURL: url, wallet: wallet, maxPerJob: try parseAmount(budget))
+        let maxPerJob = try parseAmount(budget)
+        if let ledger {
+            let location = try LedgerLocation.parse(["--ledger", ledger])
+            let deposit = try await location.reader().account(wallet.publicKey).deposit
+            guard deposit >= maxPerJob else {
+                throw ValidationError(
+                    "the deposit of \(wallet.address) is \(deposit), below --budget \(maxPerJob): add to it with `agora ledger deposit`"
+                )
+            }
+        }
+        let client = NodeClient(baseURL: url, wallet: wallet, maxPerJob: maxPerJob)
         let request = ChatCompletionRequest(
             messages: [OpenAIMessage(role: "user", content: prompt)], maxTokens: maxTokens, temperature: temperature,
             seed: seed)
