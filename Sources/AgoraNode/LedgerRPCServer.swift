@@ -89,9 +89,19 @@ public struct LedgerRPCServer: Sendable {
                 guard waitMilliseconds <= maxMilliseconds else {
                     throw .badQuery(.badParameter(name: "wait_ms", why: "at most \(maxMilliseconds)"))
                 }
-                let head = try await reader.waitForHead(
-                    above: after, timeout: .milliseconds(Int64(waitMilliseconds)))
-                return Self.json(200, LedgerRPC.HeaderBody(head))
+                // A server shutting down answers its followers at once instead of holding them (and its own
+                // graceful shutdown) for the rest of their wait.
+                let waited: Result<SignedBlockHeader, LedgerAccessError> =
+                    (try? await cancelWhenGracefulShutdown {
+                        do throws(LedgerAccessError) {
+                            return .success(
+                                try await reader.waitForHead(
+                                    above: after, timeout: .milliseconds(Int64(waitMilliseconds))))
+                        } catch {
+                            return .failure(error)
+                        }
+                    }) ?? .failure(.unreachable("the ledger server is shutting down"))
+                return Self.json(200, LedgerRPC.HeaderBody(try waited.get()))
             }
         }
         router.get("v1/ledger/accounts/:address") { request, context in
