@@ -134,7 +134,11 @@ public final class MarketAgent {
         let hired = HiredJob(request: request, job: job, node: node.key, endpoint: node.endpoint, result: result)
         spent = try spent.adding(result.receipt.amount)
         jobs.append(hired)
-        try receipts?.record(StoredJob(hired))
+        if let receipts {
+            // A SQLite write: off Swift's cooperative pool.
+            let stored = StoredJob(hired)
+            try await offCooperativePool { try receipts.record(stored) }
+        }
         return hired
     }
 

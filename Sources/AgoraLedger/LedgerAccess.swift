@@ -185,36 +185,34 @@ public enum LedgerAccessError: Error, Sendable, Equatable, CustomStringConvertib
 extension LedgerReader {
     /// Every registered node, walking all pages.
     public func allNodes() async throws(LedgerAccessError) -> [NodeEntry] {
-        var items: [NodeEntry] = []
-        var cursor: String?
-        repeat {
-            let page = try await nodes(after: cursor, limit: LedgerLimits.maxPageSize)
-            items += page.items
-            cursor = page.nextCursor
-        } while cursor != nil
-        return items
+        try await Self.walk { cursor async throws(LedgerAccessError) in
+            try await nodes(after: cursor, limit: LedgerLimits.maxPageSize)
+        }
     }
 
     /// Every registered model, walking all pages.
     public func allModels() async throws(LedgerAccessError) -> [ModelEntry] {
-        var items: [ModelEntry] = []
-        var cursor: String?
-        repeat {
-            let page = try await models(after: cursor, limit: LedgerLimits.maxPageSize)
-            items += page.items
-            cursor = page.nextCursor
-        } while cursor != nil
-        return items
+        try await Self.walk { cursor async throws(LedgerAccessError) in
+            try await models(after: cursor, limit: LedgerLimits.maxPageSize)
+        }
     }
 
     /// Every open challenge, walking all pages.
     public func allOpenChallenges() async throws(LedgerAccessError) -> [ChallengeEntry] {
-        var items: [ChallengeEntry] = []
+        try await Self.walk { cursor async throws(LedgerAccessError) in
+            try await openChallenges(after: cursor, limit: LedgerLimits.maxPageSize)
+        }
+    }
+
+    private static func walk<Item>(
+        _ page: (String?) async throws(LedgerAccessError) -> LedgerPage<Item>
+    ) async throws(LedgerAccessError) -> [Item] {
+        var items: [Item] = []
         var cursor: String?
         repeat {
-            let page = try await openChallenges(after: cursor, limit: LedgerLimits.maxPageSize)
-            items += page.items
-            cursor = page.nextCursor
+            let next = try await page(cursor)
+            items += next.items
+            cursor = next.nextCursor
         } while cursor != nil
         return items
     }

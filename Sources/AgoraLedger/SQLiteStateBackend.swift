@@ -16,29 +16,20 @@ struct SQLiteStateBackend: StateBackend {
     }
 
     func entries(withPrefix prefix: [UInt8]) throws(LedgerError) -> [(key: [UInt8], value: [UInt8])] {
-        do {
-            // Keys under a prefix form one contiguous range: [prefix, prefix + 0xFF…).
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key",
-                arguments: [Data(prefix), Data(prefix + [UInt8](repeating: 0xFF, count: 64))])
-            return rows.map { row in
-                let key: Data = row["key"]
-                let value: Data = row["value"]
-                return (key: [UInt8](key), value: [UInt8](value))
-            }
-        } catch {
-            throw .storage("\(error)")
-        }
+        try entries(withPrefix: prefix, after: nil, limit: -1)
     }
 
-    /// Up to `limit` entries under `prefix` whose keys come strictly after `after` (or from the start), in key
-    /// order: one page of a list.
+    /// Up to `limit` entries (all for -1) under `prefix` whose keys come strictly after `after` (or from the
+    /// start), in key order: one page of a list.
     func entries(withPrefix prefix: [UInt8], after: [UInt8]?, limit: Int) throws(LedgerError) -> [(
         key: [UInt8], value: [UInt8]
     )] {
         do {
+            // Keys under a prefix form one contiguous range: [prefix, prefix + 0xFF…).
             let rows = try Row.fetchAll(
-                db, sql: "SELECT key, value FROM state WHERE key > ? AND key < ? ORDER BY key LIMIT ?",
+                db,
+                sql:
+                    "SELECT key, value FROM state WHERE key \(after == nil ? ">=" : ">") ? AND key < ? ORDER BY key LIMIT ?",
                 arguments: [Data(after ?? prefix), Data(prefix + [UInt8](repeating: 0xFF, count: 64)), limit])
             return rows.map { row in
                 let key: Data = row["key"]

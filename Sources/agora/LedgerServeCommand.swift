@@ -11,8 +11,11 @@ struct LedgerServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve a ledger over HTTP: queries and transaction submission, sealing a block while any are queued.",
         discussion: """
-            GET /v1/ledger/info, GET /v1/ledger/accounts/{address}, GET /v1/ledger/jobs/{id}, \
-            POST /v1/ledger/transactions ({"transactions": [base64 canonical transaction…], "wait": true}).
+            Routes under /v1/ledger/: GET info, genesis, totals, head[?after=H&wait_ms=T] (long-poll for the next \
+            block); GET accounts/{address}, nodes/{address}, models/{hash}, datasets/{hash}, jobs/{id}, \
+            challenges/{job id}, transactions/{id}; GET nodes, models, datasets, challenges [?after=CURSOR&limit=N] \
+            (pages); GET blocks?from=H&count=N; POST transactions ({"transactions": [base64…], "wait": true}). \
+            Malformed queries get 400 with a typed reason.
             """)
 
     @Option(help: "Ledger data directory.") var data: String = "agora-data/ledger"

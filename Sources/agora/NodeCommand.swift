@@ -88,13 +88,14 @@ struct NodeCommand: AsyncParsableCommand {
                 path: URL(fileURLWithPath: state).appendingPathComponent("settlements.sqlite").path,
                 durability: durability)
         }
-        let service = NodeService(
-            engine: modelEngine, key: nodeKey,
-            configuration: .init(
-                free: free, limits: RequestLimits(maxTokens: maxTokens), maxBodyBytes: maxBody,
-                concurrency: concurrency,
-                queueLimit: queue),
-            gate: gate, settlements: settlements)
+        let configuration = NodeService.Configuration(
+            free: free, limits: RequestLimits(maxTokens: maxTokens), maxBodyBytes: maxBody, concurrency: concurrency,
+            queueLimit: queue)
+        // Restoring pending settlements and the finished-job index reads SQLite: off the cooperative pool.
+        let service = try await offCooperativePool { [gate, settlements] in
+            NodeService(
+                engine: modelEngine, key: nodeKey, configuration: configuration, gate: gate, settlements: settlements)
+        }
         var services: [any Service] = []
         if let chainLedger {
             services.append(

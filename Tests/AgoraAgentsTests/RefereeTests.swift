@@ -147,4 +147,31 @@ import Testing
         #expect(try JobRequest(canonicalBytes: fixture.request.canonicalBytes) == fixture.request)
         #expect(throws: CanonicalDecodingError.self) { _ = try JobRequest(canonicalBytes: [9, 9, 9]) }
     }
+
+    /// A revealed request is whatever bytes a challenger put on the ledger: mutated and truncated encodings
+    /// decode or throw, never crash, and whatever decodes encodes back to the same bytes.
+    @Test func mutatedRevealedRequestsNeverCrashTheDecoder() {
+        let fixture = JobRequest(
+            input: .chat([
+                OpenAIMessage(role: "system", content: "Be brief."), OpenAIMessage(role: "user", content: "Hi there"),
+            ]), maxTokens: 64, temperature: 0.7, topP: 0.9, topK: 40, seed: 99, stop: ["\n\n", "END"])
+        let bytes = fixture.canonicalBytes
+        var generator = SplitMix64(seed: 17)
+        var decoded = 0
+        for round in 0..<20_000 {
+            var mutated = bytes
+            if round % 3 == 0 {
+                mutated = Array(mutated.prefix(Int(generator.next() % UInt64(mutated.count + 1))))
+            } else {
+                for _ in 0..<(1 + Int(generator.next() % 4)) where !mutated.isEmpty {
+                    mutated[Int(generator.next() % UInt64(mutated.count))] = UInt8(truncatingIfNeeded: generator.next())
+                }
+            }
+            if let request = try? JobRequest(canonicalBytes: mutated) {
+                decoded += 1
+                #expect(request.canonicalBytes == mutated)
+            }
+        }
+        #expect(decoded > 0)
+    }
 }
