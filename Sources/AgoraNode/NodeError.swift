@@ -13,8 +13,6 @@ public enum NodeError: Error, Sendable {
     case contextLengthExceeded(promptTokens: Int, maxTokens: Int, contextLength: Int)
     /// No payment, or one refused for its terms: 402 with fresh terms (`reason` says why, if refused).
     case paymentRequired(X402.PaymentRequired, reason: PaymentError?)
-    /// The payment header does not decode.
-    case malformedPayment(RequestError)
     /// The ledger could not be asked about the voucher: retry (503).
     case ledgerUnavailable(PaymentError)
     case overloaded
@@ -27,7 +25,7 @@ public enum NodeError: Error, Sendable {
         case .bodyTooLarge: return 413
         case .encryption, .invalidPrompt, .contextLengthExceeded: return 400
         case .invalidRequest(let error): return error.code == "model_not_found" ? 404 : 400
-        case .paymentRequired, .malformedPayment: return 402
+        case .paymentRequired: return 402
         case .ledgerUnavailable, .overloaded: return 503
         case .inferenceFailed: return 500
         case .cancelled: return 499
@@ -38,7 +36,7 @@ public enum NodeError: Error, Sendable {
         switch self {
         case .bodyTooLarge, .encryption, .invalidRequest, .invalidPrompt, .contextLengthExceeded:
             return "invalid_request_error"
-        case .paymentRequired, .malformedPayment: return "payment_error"
+        case .paymentRequired: return "payment_error"
         case .ledgerUnavailable, .overloaded, .inferenceFailed, .cancelled: return "server_error"
         }
     }
@@ -51,7 +49,6 @@ public enum NodeError: Error, Sendable {
         case .invalidPrompt: return "invalid_prompt"
         case .contextLengthExceeded: return "context_length_exceeded"
         case .paymentRequired(_, let reason): return reason?.code ?? "payment_required"
-        case .malformedPayment(let error): return error.code
         case .ledgerUnavailable(let error): return error.code
         case .overloaded: return "overloaded"
         case .inferenceFailed: return "inference_failed"
@@ -68,7 +65,6 @@ public enum NodeError: Error, Sendable {
         case .contextLengthExceeded(let prompt, let maxTokens, let context):
             return "prompt (\(prompt) tokens) plus max_tokens (\(maxTokens)) exceeds the context of \(context)"
         case .paymentRequired(_, let reason): return reason?.description ?? "payment required"
-        case .malformedPayment(let error): return error.message
         case .ledgerUnavailable(let error): return error.description
         case .overloaded: return "the node is busy; retry shortly"
         case .inferenceFailed(let why): return "inference failed: \(why)"

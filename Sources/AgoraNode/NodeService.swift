@@ -188,14 +188,15 @@ public final class NodeService: Sendable {
         -> NodeReply
     {
         do throws(NodeError) {
-            let payload = try paymentPayload(payment)
+            // A payment header that does not decode is answered with fresh terms, like any refused payment.
+            let (payload, malformed) = paymentPayload(payment)
             // The payment's job id fixes the seed of a request that names none.
             let jobID = payload?.payload.voucher.jobID ?? Hash256.random()
             let (job, stream, promptTokens) = try checkedRequest(endpoint, body: body, jobID: jobID)
             let now = UInt64(Date().timeIntervalSince1970)
             let voucher = try await pay(
-                payload, endpoint: endpoint, body: body, job: job, jobID: jobID, promptTokens: promptTokens,
-                resource: resource, now: now)
+                payload, malformed: malformed, endpoint: endpoint, body: body, job: job, jobID: jobID,
+                promptTokens: promptTokens, resource: resource, now: now)
             try await admit(voucher)
             let context = JobContext(
                 endpoint: endpoint, jobID: jobID, job: job, voucher: voucher, promptTokens: promptTokens,
@@ -213,7 +214,7 @@ public final class NodeService: Sendable {
             metrics.refusedInvalid.increment()
         case .paymentRequired(_, let reason):
             if reason == nil { metrics.paymentsRequired.increment() } else { metrics.paymentsRefused.increment() }
-        case .malformedPayment, .ledgerUnavailable: metrics.paymentsRefused.increment()
+        case .ledgerUnavailable: metrics.paymentsRefused.increment()
         case .overloaded: metrics.refusedOverloaded.increment()
         case .inferenceFailed: break
         case .cancelled: metrics.cancelled.increment()
@@ -221,11 +222,11 @@ public final class NodeService: Sendable {
         return error.reply
     }
 
-    /// Stage 1: the `PAYMENT-SIGNATURE` header, when the node is paid.
-    private func paymentPayload(_ header: String?) throws(NodeError) -> X402.PaymentPayload? {
-        guard let header, gate != nil else { return nil }
-        do { return try X402.decodeHeader(X402.PaymentPayload.self, from: header) } catch {
-            throw .malformedPayment(error)
+    /// Stage 1: the `PAYMENT-SIGNATURE` header, when the node is paid: the payload, or why it does not decode.
+    private func paymentPayload(_ header: String?) -> (X402.PaymentPayload?, PaymentError?) {
+        guard let header, gate != nil else { return (nil, nil) }
+        do { return (try X402.decodeHeader(X402.PaymentPayload.self, from: header), nil) } catch {
+            return (nil, .malformed(error.message))
         }
     }
 
@@ -247,14 +248,14 @@ public final class NodeService: Sendable {
 
     /// Stage 3: the voucher checked against the terms and the ledger, its maximum reserved (nil when free).
     private func pay(
-        _ payload: X402.PaymentPayload?, endpoint: CompletionEndpoint, body: Data, job: JobRequest, jobID: Hash256,
-        promptTokens: Int, resource: String, now: UInt64
+        _ payload: X402.PaymentPayload?, malformed: PaymentError?, endpoint: CompletionEndpoint, body: Data,
+        job: JobRequest, jobID: Hash256, promptTokens: Int, resource: String, now: UInt64
     ) async throws(NodeError) -> Voucher? {
         guard let gate else { return nil }
         guard let payload else {
             throw .paymentRequired(
                 terms(gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, now: now),
-                reason: nil)
+                reason: malformed)
         }
         do throws(PaymentError) {
             let voucher = try await gate.accept(

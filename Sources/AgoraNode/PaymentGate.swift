@@ -9,6 +9,8 @@ public enum PaymentError: Error, Sendable, Equatable, CustomStringConvertible {
     case wrongTerms(String)
     case badSignature
     case expired(expiry: UInt64, now: UInt64)
+    /// The voucher stays valid longer than the terms' `maxTimeoutSeconds` allow.
+    case expiryTooFar(expiry: UInt64, latest: UInt64)
     case jobAlreadyUsed(Hash256)
     case voucherBelowCost(max: Amount, cost: Amount)
     case insufficientDeposit(needed: Amount, available: Amount)
@@ -20,6 +22,8 @@ public enum PaymentError: Error, Sendable, Equatable, CustomStringConvertible {
         case .wrongTerms(let why): return "voucher does not match the terms: \(why)"
         case .badSignature: return "voucher signature is not the payer's"
         case .expired(let expiry, let now): return "voucher expired at \(expiry) (now \(now))"
+        case .expiryTooFar(let expiry, let latest):
+            return "voucher expiry \(expiry) is later than the terms allow (\(latest): now plus maxTimeoutSeconds)"
         case .jobAlreadyUsed(let id): return "job \(id.short)… was already paid for"
         case .voucherBelowCost(let max, let cost): return "voucher max \(max) is below the job's maximum cost \(cost)"
         case .insufficientDeposit(let needed, let available):
@@ -34,6 +38,7 @@ public enum PaymentError: Error, Sendable, Equatable, CustomStringConvertible {
         case .wrongTerms: return "payment_terms_mismatch"
         case .badSignature: return "invalid_signature"
         case .expired: return "payment_expired"
+        case .expiryTooFar: return "payment_expiry_too_far"
         case .jobAlreadyUsed: return "job_already_paid"
         case .voucherBelowCost: return "voucher_below_cost"
         case .insufficientDeposit: return "insufficient_deposit"
@@ -52,6 +57,8 @@ public final class PaymentGate: @unchecked Sendable {
     public let ledger: any LedgerReader
     /// How long a 402's terms stay valid.
     public let validitySeconds: UInt64
+    /// How far a payer's clock may run ahead of the node's when it sets a voucher's expiry.
+    public static let clockSkewSeconds: UInt64 = 60
     private let lock = NSLock()
     /// Job ids accepted and not yet on the ledger, with the amount reserved for each.
     private var reserved: [Hash256: (payer: PublicKey, amount: Amount)] = [:]
@@ -128,6 +135,10 @@ public final class PaymentGate: @unchecked Sendable {
         guard voucher.modelHash == modelHash else { throw .wrongTerms("model") }
         guard voucher.inputHash == request.inputHash(modelHash: modelHash) else { throw .wrongTerms("input hash") }
         guard now <= voucher.expiry else { throw .expired(expiry: voucher.expiry, now: now) }
+        // The terms promise service for `validitySeconds`; a voucher valid much longer would keep a node's
+        // reservation (and the payer's exposure) open past what was offered. A minute of clock skew is allowed.
+        let latest = now + validitySeconds + Self.clockSkewSeconds
+        guard voucher.expiry <= latest else { throw .expiryTooFar(expiry: voucher.expiry, latest: latest) }
         guard voucher.hasValidSignature else { throw .badSignature }
         guard let cost = maximumCost(promptTokens: promptTokens, maxTokens: request.maxTokens) else {
             throw .wrongTerms("price overflow")

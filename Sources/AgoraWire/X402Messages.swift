@@ -177,8 +177,27 @@ public enum X402 {
         }
         do {
             return try JSONDecoder().decode(Value.self, from: data)
+        } catch let error as DecodingError {
+            throw RequestError("payment header: \(describe(error))", code: "invalid_payment")
         } catch {
-            throw RequestError("payment header does not hold a valid \(Value.self): \(error)", code: "invalid_payment")
+            throw RequestError("payment header is not JSON", code: "invalid_payment")
+        }
+    }
+
+    /// A decoding failure in words, naming the field by its JSON path (never the decoder's own dump).
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
+            let all = keys + (last.map { [$0] } ?? [])
+            let text = all.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+            return text.isEmpty ? "the top level" : "'\(text.replacingOccurrences(of: ".[", with: "["))'"
+        }
+        switch error {
+        case .keyNotFound(let key, let context): return "missing field \(path(context.codingPath, key))"
+        case .typeMismatch(_, let context): return "wrong type for \(path(context.codingPath))"
+        case .valueNotFound(_, let context): return "missing value for \(path(context.codingPath))"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not valid JSON" : "invalid value for \(path(context.codingPath))"
+        @unknown default: return "not a valid payment payload"
         }
     }
 }

@@ -43,15 +43,20 @@ final class AgoraProcess: @unchecked Sendable {
 
     var exitStatus: Int32 { process.terminationStatus }
 
-    /// Waits until the output contains `marker` (or the process exits, or 120 s pass).
+    /// Waits until the output contains `marker` (or the process exits, or 10 minutes pass: the test suite
+    /// runs engine tests beside this one, and a starved task may wake long after its sleep ended, so the
+    /// output is checked once more before giving up).
     func waitFor(_ marker: String) async throws -> String {
-        let deadline = Date().addingTimeInterval(120)
+        func found() -> String? {
+            output.split(separator: "\n").first(where: { $0.contains(marker) }).map(String.init)
+        }
+        let deadline = Date().addingTimeInterval(600)
         while Date() < deadline {
-            let current = output
-            if let line = current.split(separator: "\n").first(where: { $0.contains(marker) }) { return String(line) }
+            if let line = found() { return line }
             if !process.isRunning { break }
             try await Task.sleep(for: .milliseconds(20))
         }
+        if let line = found() { return line }
         throw CocoaError(
             .fileReadUnknown,
             userInfo: [NSLocalizedDescriptionKey: "never printed '\(marker)'; output:\n\(output.suffix(3_000))"])

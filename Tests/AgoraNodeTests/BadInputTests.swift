@@ -92,6 +92,11 @@ import Testing
         expired.expiry = 1
         (code, answer) = try await pay(expired.signed(by: harness.agent))
         #expect(code == 402 && answer?.error?.contains("expired") == true)
+        // Valid for a year, though the terms offered 300 s.
+        var tooLong = good
+        tooLong.expiry = UInt64(Date().timeIntervalSince1970) + 365 * 86_400
+        (code, answer) = try await pay(tooLong.signed(by: harness.agent))
+        #expect(code == 402 && answer?.error?.contains("later than the terms allow") == true)
         // For another input.
         var otherInput = good
         otherInput.inputHash = Hash256.of([1])
@@ -101,9 +106,22 @@ import Testing
         (code, answer) = try await pay(good.signed(by: harness.agent))
         #expect(code == 402 && answer?.error?.contains("deposit") == true)
         // Malformed header.
-        let (malformed, _, _) = try await harness.post(
+        // A malformed header still gets fresh terms, and a message in words (no decoder dump).
+        let (malformed, malformedHeaders, _) = try await harness.post(
             "v1/chat/completions", body: body, headers: [X402.paymentSignatureHeader: "%%%not-base64"])
         #expect(malformed == 402)
+        let fresh = try X402.decodeHeader(
+            X402.PaymentRequired.self, from: try #require(malformedHeaders["payment-required"]))
+        #expect(fresh.accepts.count == 1 && fresh.error == "malformed payment: payment header is not base64")
+        let missingField = Data(#"{"x402Version":2,"payload":{"voucher":{}}}"#.utf8).base64EncodedString()
+        let (incomplete, incompleteHeaders, _) = try await harness.post(
+            "v1/chat/completions", body: body, headers: [X402.paymentSignatureHeader: missingField])
+        #expect(incomplete == 402)
+        let incompleteTerms = try X402.decodeHeader(
+            X402.PaymentRequired.self, from: try #require(incompleteHeaders["payment-required"]))
+        let reason = try #require(incompleteTerms.error)
+        #expect(reason.hasPrefix("malformed payment: payment header: missing field '"), "\(reason)")
+        #expect(!reason.contains("DecodingError") && !reason.contains("Context"), "\(reason)")
         let (health, _) = try await harness.get("health")
         #expect(health == 200)
         await harness.stop()
@@ -112,9 +130,17 @@ import Testing
     @Test func aFullQueueAnswers503WithRetryAfter() async throws {
         let harness = try NodeHarness()
         try await harness.start(free: true, configuration: .init(concurrency: 1, queueLimit: 0))
-        let body = Data(#"{"messages": [{"role": "user", "content": "Count to twenty."}], "max_tokens": 48}"#.utf8)
+        let body = Data(
+            #"{"messages": [{"role": "user", "content": "Write a long story about a dragon."}], "max_tokens": 200}"#
+                .utf8)
         async let first = harness.post("v1/chat/completions", body: body)
-        try await Task.sleep(for: .milliseconds(150))
+        // Once the first job holds the only slot (as `/metrics` shows), a second has nowhere to wait.
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
+            let (_, metrics) = try await harness.get("metrics")
+            if String(decoding: metrics, as: UTF8.self).contains("\nagora_running_jobs 1") { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
         let (status, headers, _) = try await harness.post("v1/chat/completions", body: body)
         #expect(status == 503)
         #expect(headers["retry-after"] == "1")

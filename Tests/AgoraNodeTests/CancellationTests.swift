@@ -71,9 +71,11 @@ import Testing
         let freedAfter = ContinuousClock.now - left
         let (status, _, _) = try await waiting.value
         #expect(status == 200)
-        // 3 000 tokens would take far longer than this; the slot went to the waiting request at once.
-        #expect(freedAfter < .seconds(5), "slot freed after \(freedAfter)")
+        // The waiting request ran as soon as the long job stopped: the long one never completed (one job
+        // is one slot, so had it run on, it would have finished before the short one). No timing is asserted
+        // (the suite's engine tests share the machine); the latency is printed.
         #expect(try await metric(harness, "agora_cancelled_total") == 1)
+        #expect(try await metric(harness, "agora_completions_total") == 1)
         print("streaming client gone → slot free after \(freedAfter)")
     }
 
@@ -86,12 +88,15 @@ import Testing
         return 0
     }
 
+    /// Polls `condition`; gives up after 10 minutes, checking once more first (a task starved by the engine
+    /// tests running beside this one may wake long after its sleep ended).
     private func waitFor(_ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(600)
         while ContinuousClock.now < deadline {
             if try await condition() { return }
             try await Task.sleep(for: .milliseconds(5))
         }
-        Issue.record("condition not met within 60 s")
+        if try await condition() { return }
+        Issue.record("condition not met within 10 minutes")
     }
 }

@@ -1,0 +1,200 @@
+import AgoraCore
+import AgoraLedger
+import AgoraWire
+import Foundation
+import Testing
+
+/// The payment protocol's test vectors (`docs/vectors/payment.json`, described in `docs/protocol.md`):
+/// keys and addresses, canonical requests and their input hashes, seeds derived from job ids, vouchers and
+/// receipts with their signed bytes and signatures, output hashes and prices — everything a client in another
+/// language needs to check its own implementation byte for byte.
+///
+/// The file is generated from this very code (`AGORA_WRITE_VECTORS=1 swift test --filter ProtocolVectorTests`)
+/// and this test fails when the code no longer reproduces it, so the written protocol cannot drift from the
+/// implementation. Ed25519 signatures are deterministic, so signatures are vectors too.
+@Suite struct ProtocolVectorTests {
+    struct KeyVector: Codable, Equatable {
+        var label: String
+        var seed: String
+        var publicKey: String
+        var address: String
+    }
+
+    struct RequestVector: Codable, Equatable {
+        var name: String
+        var endpoint: String
+        /// The request body as the client sends it.
+        var body: String
+        var modelHash: String
+        var jobId: String
+        /// The seed the node uses when the body names none: the first 8 bytes of the job id, big-endian.
+        var derivedSeed: UInt64
+        /// The normalized request's canonical bytes (what the input hash commits to).
+        var canonicalRequest: String
+        var inputHash: String
+    }
+
+    struct SignedVector: Codable, Equatable {
+        var name: String
+        /// The object as it travels in JSON.
+        var json: String
+        var signingBytes: String
+        var signature: String
+    }
+
+    struct OutputVector: Codable, Equatable {
+        var text: String
+        var outputHash: String
+    }
+
+    struct PriceVector: Codable, Equatable {
+        var perInputToken: UInt64
+        var perOutputToken: UInt64
+        var inputTokens: Int
+        var outputTokens: Int
+        var cost: UInt64
+    }
+
+    struct Vectors: Codable, Equatable {
+        var version: Int
+        var keys: [KeyVector]
+        var requests: [RequestVector]
+        var vouchers: [SignedVector]
+        var receipts: [SignedVector]
+        var outputs: [OutputVector]
+        var prices: [PriceVector]
+    }
+
+    static var file: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/vectors/payment.json")
+    }
+
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// Builds every vector from the code.
+    static func make() throws -> Vectors {
+        let payer = SigningKey(deterministicLabel: "vector-payer")
+        let node = SigningKey(deterministicLabel: "vector-node")
+        let keys = [("vector-payer", payer), ("vector-node", node)].map { label, key in
+            KeyVector(
+                label: label, seed: Hex.encode(key.seed), publicKey: Hex.encode(key.publicKey.bytes),
+                address: key.address.description)
+        }
+        let modelHash = Hash256.tagged("vector-model", [UInt8]())
+        let limits = RequestLimits()
+
+        var requests: [RequestVector] = []
+        func add(_ name: String, endpoint: String, body: String, job: Int) throws {
+            let jobID = Hash256.tagged("vector-job", [UInt8(job)])
+            let seed = JobRequest.seed(forJob: jobID)
+            let data = Data(body.utf8)
+            let request: JobRequest
+            if endpoint == "/v1/chat/completions" {
+                request = try limits.job(
+                    from: JSONDecoder().decode(ChatCompletionRequest.self, from: data), chosenSeed: seed)
+            } else {
+                request = try limits.job(
+                    from: JSONDecoder().decode(TextCompletionRequest.self, from: data), chosenSeed: seed)
+            }
+            requests.append(
+                RequestVector(
+                    name: name, endpoint: endpoint, body: body, modelHash: modelHash.hex, jobId: jobID.hex,
+                    derivedSeed: seed, canonicalRequest: Hex.encode(request.canonicalBytes),
+                    inputHash: request.inputHash(modelHash: modelHash).hex))
+        }
+        try add(
+            "chat, defaults (seed derived from the job id)", endpoint: "/v1/chat/completions",
+            body: #"{"messages":[{"role":"user","content":"What is the capital of France?"}]}"#, job: 1)
+        try add(
+            "chat, every sampling field", endpoint: "/v1/chat/completions",
+            body:
+                #"{"model":"SmolLM2-135M-Instruct","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Name a colour: ünïcode ✓"}],"max_tokens":32,"temperature":0.7,"top_p":0.9,"top_k":40,"seed":12345,"stop":["\n\n","END"]}"#,
+            job: 2)
+        try add(
+            "completion, stop as a string", endpoint: "/v1/completions",
+            body: #"{"prompt":"Once upon a time","max_tokens":16,"temperature":0,"stop":"."}"#, job: 3)
+
+        let first = requests[0]
+        let voucher = Voucher(
+            chainID: "agora-demo", payer: payer.publicKey, payee: node.publicKey,
+            jobID: try #require(Hash256(hex: first.jobId)), modelHash: modelHash,
+            inputHash: try #require(Hash256(hex: first.inputHash)), maxAmount: Amount(microUnits: 2_560),
+            expiry: 1_767_225_600
+        ).signed(by: payer)
+        let text = "The capital of France is Paris."
+        let receipt = JobReceipt(
+            chainID: "agora-demo", jobID: voucher.jobID, node: node.publicKey, payer: payer.publicKey,
+            modelHash: modelHash, inputHash: voucher.inputHash, outputHash: ReceiptVerifier.outputHash(text),
+            inputTokens: 16, outputTokens: 8, amount: Amount(microUnits: 16 * 5 + 8 * 20), seed: first.derivedSeed,
+            engineVersion: "agora-0.3.0/k3", timestamp: 1_767_225_312_345
+        ).signed(by: node)
+
+        let outputs = [text, "", "ünïcode ✓ and a newline\n", "🙂"].map {
+            OutputVector(text: $0, outputHash: ReceiptVerifier.outputHash($0).hex)
+        }
+        let prices = [(5, 20, 16, 8), (1, 2, 0, 0), (0, 3, 100, 512)].map { input, output, tokensIn, tokensOut in
+            PriceVector(
+                perInputToken: UInt64(input), perOutputToken: UInt64(output), inputTokens: tokensIn,
+                outputTokens: tokensOut,
+                cost: NodePrices(
+                    perInputToken: Amount(microUnits: UInt64(input)), perOutputToken: Amount(microUnits: UInt64(output))
+                ).cost(inputTokens: tokensIn, outputTokens: tokensOut)!.microUnits)
+        }
+        return Vectors(
+            version: 1, keys: keys, requests: requests,
+            vouchers: [
+                SignedVector(
+                    name: "voucher for the first request", json: try json(voucher),
+                    signingBytes: Hex.encode(voucher.signingBytes), signature: Hex.encode(voucher.signature.bytes))
+            ],
+            receipts: [
+                SignedVector(
+                    name: "receipt for that voucher", json: try json(receipt),
+                    signingBytes: Hex.encode(receipt.signingBytes), signature: Hex.encode(receipt.signature.bytes))
+            ], outputs: outputs, prices: prices)
+    }
+
+    @Test func theCodeReproducesTheVectorsByteForByte() throws {
+        let vectors = try Self.make()
+        if ProcessInfo.processInfo.environment["AGORA_WRITE_VECTORS"] != nil {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try FileManager.default.createDirectory(
+                at: Self.file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try (encoder.encode(vectors) + Data("\n".utf8)).write(to: Self.file)
+        }
+        let recorded = try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: Self.file))
+        #expect(recorded.keys == vectors.keys)
+        #expect(recorded.requests == vectors.requests)
+        #expect(recorded.vouchers == vectors.vouchers)
+        #expect(recorded.receipts == vectors.receipts)
+        #expect(recorded.outputs == vectors.outputs)
+        #expect(recorded.prices == vectors.prices)
+        #expect(recorded == vectors)
+    }
+
+    /// The recorded objects verify as a third party would check them: signatures over the recorded bytes with
+    /// the recorded public keys, and the JSON decodes back to the same signed bytes.
+    @Test func theRecordedSignaturesVerify() throws {
+        let recorded = try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: Self.file))
+        let voucher = try JSONDecoder().decode(Voucher.self, from: Data(recorded.vouchers[0].json.utf8))
+        #expect(Hex.encode(voucher.signingBytes) == recorded.vouchers[0].signingBytes)
+        #expect(voucher.hasValidSignature)
+        let receipt = try JSONDecoder().decode(JobReceipt.self, from: Data(recorded.receipts[0].json.utf8))
+        #expect(Hex.encode(receipt.signingBytes) == recorded.receipts[0].signingBytes)
+        #expect(receipt.hasValidSignature)
+        #expect(throws: Never.self) {
+            try ReceiptVerifier.verify(receipt, voucher: voucher, output: recorded.outputs[0].text)
+        }
+        for key in recorded.keys {
+            let signingKey = try SigningKey(seed: try #require(Hex.decode(key.seed)))
+            #expect(signingKey.address.description == key.address)
+            #expect(Hex.encode(signingKey.publicKey.bytes) == key.publicKey)
+        }
+    }
+}
