@@ -197,4 +197,27 @@ import Testing
             #expect(Hex.encode(signingKey.publicKey.bytes) == key.publicKey)
         }
     }
+
+    /// A second implementation, in Python and written from `docs/protocol.md` alone
+    /// (`Tests/Clients/vectors_check.py`), reproduces every vector: addresses, canonical requests and input
+    /// hashes, derived seeds, voucher and receipt signing bytes and their Ed25519 signatures, output hashes,
+    /// prices. So the document is enough to implement a payer from.
+    @Test func anIndependentPythonImplementationAgrees() async throws {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Clients/vectors_check.py")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path, Self.file.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        let text = try await offCooperativePool {
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("OK: every vector agrees"), "\(text)")
+    }
 }
