@@ -2,18 +2,11 @@ import AgoraCore
 import AgoraLedger
 import Foundation
 
-/// A node as the market sees it: what it announced, what it staked, how it has behaved.
-public struct NodeListing: Sendable, Equatable {
-    public var key: PublicKey
-    public var record: NodeRecord
-    public var stake: Amount
+/// A node as the market sees it — what it announced, what it staked, how it has behaved: the ledger's own
+/// list entry.
+public typealias NodeListing = NodeEntry
 
-    public init(key: PublicKey, record: NodeRecord, stake: Amount) {
-        self.key = key
-        self.record = record
-        self.stake = stake
-    }
-
+extension NodeEntry {
     public var endpoint: String { record.registration.endpoint }
     public var pricePerInputToken: Amount { record.registration.pricePerInputToken }
     public var pricePerOutputToken: Amount { record.registration.pricePerOutputToken }
@@ -47,10 +40,9 @@ public struct NodeSelector: Sendable {
     public static func listings(from ledger: any LedgerReader, model: Hash256? = nil) async throws(LedgerAccessError)
         -> [NodeListing]
     {
-        try await ledger.allNodes().compactMap { entry in
-            if let model, !entry.record.registration.models.contains(model) { return nil }
-            return NodeListing(key: entry.key, record: entry.record, stake: entry.stake)
-        }
+        let nodes = try await ledger.allNodes()
+        guard let model else { return nodes }
+        return nodes.filter { $0.record.registration.models.contains(model) }
     }
 
     public func explain(_ listings: [NodeListing], maxPricePerJob: Amount? = nil) -> [SelectionExplanation] {

@@ -122,18 +122,14 @@ public struct Referee: Sendable {
     }
 
     static func entry(_ jobID: Hash256, on ledger: any LedgerReader) async throws(RefereeError) -> ChallengeEntry {
+        let job: JobRecord?
+        let challenge: ChallengeRecord?
         do {
-            guard let job = try await ledger.job(jobID) else { throw RefereeError.unknownJob(jobID) }
-            guard let challenge = try await ledger.challenge(jobID), challenge.isOpen else {
-                throw RefereeError.notChallenged(jobID)
-            }
-            return ChallengeEntry(jobID: jobID, job: job, challenge: challenge)
-        } catch let error as RefereeError {
-            throw error
-        } catch let error as LedgerAccessError {
-            throw .ledger(error)
-        } catch {
-            throw .inferenceFailed("\(error)")
-        }
+            job = try await ledger.job(jobID)
+            challenge = try await ledger.challenge(jobID)
+        } catch { throw .ledger(error) }
+        guard let job else { throw .unknownJob(jobID) }
+        guard let challenge, challenge.isOpen else { throw .notChallenged(jobID) }
+        return ChallengeEntry(jobID: jobID, job: job, challenge: challenge)
     }
 }

@@ -40,8 +40,6 @@ public final class RemoteLedger: LedgerReader, TransactionSubmitter, @unchecked 
         parameters = info.parameters
     }
 
-    public func info() async throws(LedgerAccessError) -> LedgerRPC.Info { try await get("info") }
-
     public func genesis() async throws(LedgerAccessError) -> Genesis {
         let body: LedgerRPC.GenesisBody = try await get("genesis")
         return try body.decode()
@@ -115,9 +113,8 @@ public final class RemoteLedger: LedgerReader, TransactionSubmitter, @unchecked 
     public func waitForHead(above height: UInt64, timeout: Duration) async throws(LedgerAccessError)
         -> SignedBlockHeader
     {
-        let milliseconds =
-            min(timeout, LedgerLimits.maxWait).components.seconds * 1_000
-            + min(timeout, LedgerLimits.maxWait).components.attoseconds / 1_000_000_000_000_000
+        let wait = min(timeout, LedgerLimits.maxWait).components
+        let milliseconds = wait.seconds * 1_000 + wait.attoseconds / 1_000_000_000_000_000
         let body: LedgerRPC.HeaderBody = try await get(
             "head",
             query: [

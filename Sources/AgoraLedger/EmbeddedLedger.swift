@@ -42,64 +42,51 @@ public struct EmbeddedLedger: LedgerReader, TransactionSubmitter {
 
     public func genesis() async throws(LedgerAccessError) -> Genesis { ledger.genesis }
     public func head() async throws(LedgerAccessError) -> SignedBlockHeader {
-        let ledger = ledger
         return try await run { ledger.head }
     }
     public func totals() async throws(LedgerAccessError) -> LedgerTotals {
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.totals() }
     }
     public func account(_ key: PublicKey) async throws(LedgerAccessError) -> AccountState {
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.account(key) }
     }
     public func node(_ key: PublicKey) async throws(LedgerAccessError) -> NodeRecord? {
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.node(key) }
     }
     public func model(_ hash: Hash256) async throws(LedgerAccessError) -> ModelRecord? {
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.model(hash) }
     }
     public func dataset(_ hash: Hash256) async throws(LedgerAccessError) -> DatasetRecord? {
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.dataset(hash) }
     }
     public func job(_ id: Hash256) async throws(LedgerAccessError) -> JobRecord? {
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.job(id) }
     }
     public func challenge(_ jobID: Hash256) async throws(LedgerAccessError) -> ChallengeRecord? {
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.challenge(jobID) }
     }
     public func transaction(_ id: Hash256) async throws(LedgerAccessError) -> TransactionLocation? {
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.transaction(id) }
     }
 
     public func nodes(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<NodeEntry> {
         let start = try Self.check(cursor, .node, limit)
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.nodePage(after: start, limit: limit) }
     }
     public func models(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<ModelEntry> {
         let start = try Self.check(cursor, .model, limit)
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.modelPage(after: start, limit: limit) }
     }
     public func datasets(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<
         DatasetEntry
     > {
         let start = try Self.check(cursor, .dataset, limit)
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.datasetPage(after: start, limit: limit) }
     }
     public func openChallenges(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<
         ChallengeEntry
     > {
         let start = try Self.check(cursor, .challenge, limit)
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.openChallengePage(after: start, limit: limit) }
     }
 
@@ -107,7 +94,6 @@ public struct EmbeddedLedger: LedgerReader, TransactionSubmitter {
         guard count >= 1, count <= LedgerLimits.maxBlocksPerQuery else {
             throw .badQuery(.rangeTooLarge(requested: count, max: LedgerLimits.maxBlocksPerQuery))
         }
-        let ledger = ledger
         return try await run { () throws(LedgerError) in try ledger.blockEntries(from: height, count: count) }
     }
 
@@ -127,7 +113,6 @@ public struct EmbeddedLedger: LedgerReader, TransactionSubmitter {
     public func submit(_ transactions: [Transaction], wait: Bool) async throws(LedgerAccessError)
         -> [SubmissionResult]
     {
-        let ledger = ledger
         let outcome = try await run { () throws(LedgerError) in try ledger.produceBlock(transactions) }
         // Each transaction was either accepted or refused, and both lists keep the submission's order: walk
         // them side by side (a duplicate in one submission gets its own verdict, not its twin's).

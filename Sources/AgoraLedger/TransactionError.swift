@@ -92,6 +92,17 @@ public enum TransactionError: Error, Equatable, Sendable, Codable, CustomStringC
     }
 }
 
+extension TransactionError {
+    /// Refusals that say nothing about the transaction itself: the same transaction (or one re-signed with a
+    /// fresh nonce) may be accepted later.
+    public var isTransient: Bool {
+        switch self {
+        case .queueFull, .alreadyPending, .badNonce, .storage: return true
+        default: return false
+        }
+    }
+}
+
 /// Why the ledger as a whole failed (opening, storing, verifying), as opposed to one transaction.
 public enum LedgerError: Error, Equatable, Sendable, Codable, CustomStringConvertible {
     case invalidGenesis(String)

@@ -110,62 +110,57 @@ public struct LedgerRPCServer: Sendable {
                 Self.json(200, try await reader.account(try Self.address(text)))
             }
         }
-        router.get("v1/ledger/nodes/:address") { request, context in
-            let text = context.parameters.get("address") ?? ""
-            return try await Self.route(request, allowed: []) { _ async throws(LedgerAccessError) in
-                Self.record(try await reader.node(try Self.address(text)), "node \(text)")
+        // One record by key (404 when absent), and one page of a list: the same shape for every kind.
+        func record(
+            _ path: String, _ what: String,
+            _ fetch: @escaping @Sendable (String) async throws(LedgerAccessError) -> (some Encodable)?
+        ) {
+            router.get(RouterPath(path + "/:key")) { request, context in
+                let text = context.parameters.get("key") ?? ""
+                return try await Self.route(request, allowed: []) { _ async throws(LedgerAccessError) in
+                    Self.record(try await fetch(text), "\(what) \(text)")
+                }
             }
         }
-        router.get("v1/ledger/models/:hash") { request, context in
-            let text = context.parameters.get("hash") ?? ""
-            return try await Self.route(request, allowed: []) { _ async throws(LedgerAccessError) in
-                Self.record(try await reader.model(try Self.hash(text, "model hash")), "model \(text)")
+        func page<Item: Sendable & Codable>(
+            _ path: String,
+            _ fetch: @escaping @Sendable (String?, Int) async throws(LedgerAccessError) -> LedgerPage<Item>
+        ) {
+            router.get(RouterPath(path)) { request, _ in
+                try await Self.route(request, allowed: ["after", "limit"]) { query async throws(LedgerAccessError) in
+                    Self.json(200, try await fetch(query.values["after"], try query.limit()))
+                }
             }
         }
-        router.get("v1/ledger/datasets/:hash") { request, context in
-            let text = context.parameters.get("hash") ?? ""
-            return try await Self.route(request, allowed: []) { _ async throws(LedgerAccessError) in
-                Self.record(try await reader.dataset(try Self.hash(text, "dataset hash")), "dataset \(text)")
-            }
+        record("v1/ledger/nodes", "node") { text async throws(LedgerAccessError) in
+            try await reader.node(try Self.address(text))
         }
-        router.get("v1/ledger/jobs/:id") { request, context in
-            let text = context.parameters.get("id") ?? ""
-            return try await Self.route(request, allowed: []) { _ async throws(LedgerAccessError) in
-                Self.record(try await reader.job(try Self.hash(text, "job id")), "job \(text)")
-            }
+        record("v1/ledger/models", "model") { text async throws(LedgerAccessError) in
+            try await reader.model(try Self.hash(text, "model hash"))
         }
-        router.get("v1/ledger/challenges/:id") { request, context in
-            let text = context.parameters.get("id") ?? ""
-            return try await Self.route(request, allowed: []) { _ async throws(LedgerAccessError) in
-                Self.record(try await reader.challenge(try Self.hash(text, "job id")), "challenge of job \(text)")
-            }
+        record("v1/ledger/datasets", "dataset") { text async throws(LedgerAccessError) in
+            try await reader.dataset(try Self.hash(text, "dataset hash"))
         }
-        router.get("v1/ledger/transactions/:id") { request, context in
-            let text = context.parameters.get("id") ?? ""
-            return try await Self.route(request, allowed: []) { _ async throws(LedgerAccessError) in
-                let location = try await reader.transaction(try Self.hash(text, "transaction id"))
-                return Self.record(location.map(LedgerRPC.TransactionBody.init), "transaction \(text)")
-            }
+        record("v1/ledger/jobs", "job") { text async throws(LedgerAccessError) in
+            try await reader.job(try Self.hash(text, "job id"))
         }
-        router.get("v1/ledger/nodes") { request, _ in
-            try await Self.route(request, allowed: ["after", "limit"]) { query async throws(LedgerAccessError) in
-                Self.json(200, try await reader.nodes(after: query.values["after"], limit: try query.limit()))
-            }
+        record("v1/ledger/challenges", "challenge of job") { text async throws(LedgerAccessError) in
+            try await reader.challenge(try Self.hash(text, "job id"))
         }
-        router.get("v1/ledger/models") { request, _ in
-            try await Self.route(request, allowed: ["after", "limit"]) { query async throws(LedgerAccessError) in
-                Self.json(200, try await reader.models(after: query.values["after"], limit: try query.limit()))
-            }
+        record("v1/ledger/transactions", "transaction") { text async throws(LedgerAccessError) in
+            try await reader.transaction(try Self.hash(text, "transaction id")).map(LedgerRPC.TransactionBody.init)
         }
-        router.get("v1/ledger/datasets") { request, _ in
-            try await Self.route(request, allowed: ["after", "limit"]) { query async throws(LedgerAccessError) in
-                Self.json(200, try await reader.datasets(after: query.values["after"], limit: try query.limit()))
-            }
+        page("v1/ledger/nodes") { after, limit async throws(LedgerAccessError) in
+            try await reader.nodes(after: after, limit: limit)
         }
-        router.get("v1/ledger/challenges") { request, _ in
-            try await Self.route(request, allowed: ["after", "limit"]) { query async throws(LedgerAccessError) in
-                Self.json(200, try await reader.openChallenges(after: query.values["after"], limit: try query.limit()))
-            }
+        page("v1/ledger/models") { after, limit async throws(LedgerAccessError) in
+            try await reader.models(after: after, limit: limit)
+        }
+        page("v1/ledger/datasets") { after, limit async throws(LedgerAccessError) in
+            try await reader.datasets(after: after, limit: limit)
+        }
+        page("v1/ledger/challenges") { after, limit async throws(LedgerAccessError) in
+            try await reader.openChallenges(after: after, limit: limit)
         }
         router.get("v1/ledger/blocks") { request, _ in
             try await Self.route(request, allowed: ["from", "count"]) { query async throws(LedgerAccessError) in

@@ -13,13 +13,20 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
     public var engineVersion: String { "agora-\(AgoraInferenceVersion.engine)/k\(AgoraInferenceVersion.kernels)" }
     public var contextLength: Int { engine.contextLength }
 
-    public init(modelURL: URL, threads: Int, chatTemplate: String? = nil) throws {
+    /// - Parameter verifiedHash: the file's SHA-256 when the caller has just checked it (the model store
+    ///   verifies the default model against its known hash): the file is then not read a second time.
+    public init(modelURL: URL, threads: Int, chatTemplate: String? = nil, verifiedHash: Hash256? = nil) throws {
         engine = try InferenceEngine(
             modelURL: modelURL, options: EngineOptions(threads: max(1, threads), chatTemplate: chatTemplate))
-        modelHash = try FileSHA256.digest(of: modelURL)
-        let stem = modelURL.deletingPathExtension().lastPathComponent
-        // "SmolLM2-135M-Instruct.Q4_1" → "SmolLM2-135M-Instruct": clients name the model, not the file.
-        modelName = stem.split(separator: ".").first.map(String.init) ?? stem
+        modelHash = try verifiedHash ?? FileSHA256.digest(of: modelURL)
+        modelName = Self.modelName(for: modelURL)
+    }
+
+    /// The name clients use for a model file: "SmolLM2-135M-Instruct.Q4_1.gguf" → "SmolLM2-135M-Instruct"
+    /// (clients name the model, not the file).
+    public static func modelName(for url: URL) -> String {
+        let stem = url.deletingPathExtension().lastPathComponent
+        return stem.split(separator: ".").first.map(String.init) ?? stem
     }
 
     func generationRequest(_ request: JobRequest) -> GenerationRequest {

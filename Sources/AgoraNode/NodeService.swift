@@ -296,7 +296,7 @@ public final class NodeService: Sendable {
         JobRequest, Bool
     ) {
         let decoder = JSONDecoder()
-        let seed = PaymentGate.seed(for: jobID)
+        let seed = JobRequest.seed(forJob: jobID)
         do {
             switch endpoint {
             case .chat:
@@ -508,8 +508,7 @@ public final class NodeService: Sendable {
         metrics.settlementsFailed.increment(by: Int64(report.refused.count))
         // Settled jobs now show on the payer's deposit; refused ones will never draw on it.
         gate?.recordFinished(report.finished, now: UInt64(Date().timeIntervalSince1970))
-        for job in report.settledJobs { gate?.adjust(job: job, to: nil) }
-        for (job, _) in report.refused { gate?.adjust(job: job, to: nil) }
+        for job in report.finished.keys { gate?.adjust(job: job, to: nil) }
         return report
     }
 }

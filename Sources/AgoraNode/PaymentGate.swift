@@ -92,10 +92,6 @@ public final class PaymentGate: @unchecked Sendable {
         }
     }
 
-    /// The seed a job uses when its request names none: derived from the job id, so the node needs no state
-    /// between the 402 and the paid retry, and an auditor can recompute it.
-    public static func seed(for jobID: Hash256) -> UInt64 { JobRequest.seed(forJob: jobID) }
-
     public func maximumCost(promptTokens: Int, maxTokens: Int) -> Amount? {
         prices.cost(inputTokens: promptTokens, outputTokens: maxTokens)
     }

@@ -18,7 +18,6 @@ public struct PendingSettlement: Sendable, Equatable {
 /// What happened when pending settlements were submitted.
 public struct SettlementReport: Sendable, Equatable {
     public var settled: Int = 0
-    public var settledJobs: [Hash256] = []
     /// Every job that left the queue (settled or refused), with its voucher's expiry: the node remembers them
     /// until then, so a replayed voucher is refused without asking the ledger.
     public var finished: [Hash256: UInt64] = [:]
@@ -70,17 +69,6 @@ enum SettlementTransactions {
             }
         }
         return results
-    }
-}
-
-extension TransactionError {
-    /// Refusals that say nothing about the transaction itself: the same transaction (or one re-signed with a
-    /// fresh nonce) may be accepted later.
-    public var isTransient: Bool {
-        switch self {
-        case .queueFull, .alreadyPending, .badNonce, .storage: return true
-        default: return false
-        }
     }
 }
 
@@ -191,7 +179,6 @@ public final class SettlementQueue: @unchecked Sendable {
                         report.refused[item.voucher.jobID] = reason
                     case .settled:
                         report.settled += 1
-                        report.settledJobs.append(item.voucher.jobID)
                     }
                 }
             }

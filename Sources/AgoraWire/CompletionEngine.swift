@@ -50,23 +50,3 @@ public struct CompletionCancelled: Error, Sendable, Equatable {
     public var completionTokens: Int
     public init(completionTokens: Int) { self.completionTokens = completionTokens }
 }
-
-/// A flag set by one thread (the HTTP side, when a client goes away) and polled by another (the engine).
-public final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-
-    public init() {}
-
-    public func set() {
-        lock.lock()
-        value = true
-        lock.unlock()
-    }
-
-    public var isSet: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
-    }
-}

@@ -1,4 +1,6 @@
+import AgoraCore
 import AgoraInference
+import AgoraNode
 import ArgumentParser
 import Foundation
 
@@ -295,6 +297,22 @@ struct EngineBenchCommand: ParsableCommand {
 
 /// Model loading shared by the engine commands.
 enum EngineCommandSupport {
+    /// `path`, or the default model from the store with the SHA-256 the store has just verified it against
+    /// (nil for a file given by path: it has not been hashed yet).
+    static func model(_ path: String?) throws -> (url: URL, verifiedHash: Hash256?) {
+        guard path == nil else { return (try modelURL(path), nil) }
+        return (try modelURL(nil), Hash256(hex: DefaultModel.smolLM2.sha256))
+    }
+
+    /// The model as a node's engine, hashing the file only when nothing has verified it yet.
+    static func completionEngine(_ path: String?, threads: Int, chatTemplate: String? = nil) throws
+        -> LocalCompletionEngine
+    {
+        let (url, verifiedHash) = try model(path)
+        return try LocalCompletionEngine(
+            modelURL: url, threads: threads, chatTemplate: chatTemplate, verifiedHash: verifiedHash)
+    }
+
     /// `path`, or the default model from the store (fetched with progress on stderr the first time).
     static func modelURL(_ path: String?) throws -> URL {
         if let path { return URL(fileURLWithPath: path) }

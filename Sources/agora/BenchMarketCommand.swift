@@ -69,7 +69,7 @@ struct BenchMarketCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let engine = try LocalCompletionEngine(modelURL: try EngineCommandSupport.modelURL(model), threads: threads)
+        let engine = try EngineCommandSupport.completionEngine(model, threads: threads)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "agora-bench-market-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -63,10 +63,10 @@ struct DemoCommand: AsyncParsableCommand {
         func keyPath(_ name: String) -> String { keys.appendingPathComponent("\(name).key").path }
 
         step("model")
-        let modelURL = try EngineCommandSupport.modelURL(model)
-        let modelHash = try FileSHA256.digest(of: modelURL)
+        let (modelURL, verifiedHash) = try EngineCommandSupport.model(model)
+        let modelHash = try verifiedHash ?? FileSHA256.digest(of: modelURL)
         let modelName =
-            modelURL.deletingPathExtension().lastPathComponent.split(separator: ".").first.map(String.init)
+            LocalCompletionEngine.modelName(for: modelURL)
             ?? "model"
         say("model   \(modelName)  sha256 \(modelHash.short)…")
 

@@ -16,7 +16,7 @@ extension DemoCommand {
         try? FileManager.default.removeItem(at: root)
 
         step("loading the model")
-        let engine = try LocalCompletionEngine(modelURL: try EngineCommandSupport.modelURL(model), threads: threads)
+        let engine = try EngineCommandSupport.completionEngine(model, threads: threads)
         print("model   \(engine.modelName)  sha256 \(engine.modelHash.short)…  engine \(engine.engineVersion)")
 
         step("genesis and registrations")

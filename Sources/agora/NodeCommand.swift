@@ -57,9 +57,10 @@ struct NodeCommand: AsyncParsableCommand {
         let keyURL = URL(fileURLWithPath: key)
         if !FileManager.default.fileExists(atPath: keyURL.path) { try KeyFileStore.write(SigningKey(), to: keyURL) }
         let nodeKey = try KeyFileStore.load(keyURL)
-        let modelURL = try EngineCommandSupport.modelURL(model)
+        let (modelURL, verifiedHash) = try EngineCommandSupport.model(model)
         printError("loading \(modelURL.lastPathComponent)…")
-        let engine = try LocalCompletionEngine(modelURL: modelURL, threads: threads, chatTemplate: chatTemplate)
+        let engine = try LocalCompletionEngine(
+            modelURL: modelURL, threads: threads, chatTemplate: chatTemplate, verifiedHash: verifiedHash)
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
 
         let modelEngine: any CompletionEngine =

@@ -32,9 +32,9 @@ struct RefereeCommand: AsyncParsableCommand {
             throw ValidationError(
                 "\(key) holds \(signer.address), but the chain's referee is \(ledger.parameters.referee.address)")
         }
-        let files = try model.isEmpty ? [EngineCommandSupport.modelURL(nil)] : model.map { URL(fileURLWithPath: $0) }
+        let files: [String?] = model.isEmpty ? [nil] : model
         var engines: [any CompletionEngine] = []
-        for file in files { engines.append(try LocalCompletionEngine(modelURL: file, threads: threads)) }
+        for file in files { engines.append(try EngineCommandSupport.completionEngine(file, threads: threads)) }
         let referee = Referee(key: signer, engines: engines)
         for engine in engines {
             printError(

@@ -136,9 +136,7 @@ import Testing
         async let first = harness.post("v1/chat/completions", body: body)
         // Once the first job holds the only slot (as `/metrics` shows), a second has nowhere to wait.
         let deadline = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < deadline {
-            let (_, metrics) = try await harness.get("metrics")
-            if String(decoding: metrics, as: UTF8.self).contains("\nagora_running_jobs 1") { break }
+        while ContinuousClock.now < deadline, try await harness.metric("agora_running_jobs") != 1 {
             try await Task.sleep(for: .milliseconds(5))
         }
         let (status, headers, _) = try await harness.post("v1/chat/completions", body: body)

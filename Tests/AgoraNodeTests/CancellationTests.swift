@@ -53,12 +53,12 @@ import Testing
         try input.fileHandleForWriting.close()
 
         // Wait until the long job runs, then queue a short one behind it.
-        try await waitFor { try await metric(harness, "agora_running_jobs") == 1 }
+        try await waitFor { try await harness.metric("agora_running_jobs") == 1 }
         let short = try JSONEncoder().encode(
             ChatCompletionRequest(
                 messages: [OpenAIMessage(role: "user", content: "Say hi.")], maxTokens: 4, temperature: 0))
         let waiting = Task { try await harness.post("v1/chat/completions", body: short) }
-        try await waitFor { try await metric(harness, "agora_queue_depth") == 1 }
+        try await waitFor { try await harness.metric("agora_queue_depth") == 1 }
 
         let clientOutput = try await offCooperativePool { () -> String in
             let data = output.fileHandleForReading.readDataToEndOfFile()
@@ -67,25 +67,16 @@ import Testing
         }
         #expect(clientOutput.contains("left"), "the client never saw three chunks: \(clientOutput)")
         let left = ContinuousClock.now
-        try await waitFor { try await metric(harness, "agora_queue_depth") == 0 }
+        try await waitFor { try await harness.metric("agora_queue_depth") == 0 }
         let freedAfter = ContinuousClock.now - left
         let (status, _, _) = try await waiting.value
         #expect(status == 200)
         // The waiting request ran as soon as the long job stopped: the long one never completed (one job
         // is one slot, so had it run on, it would have finished before the short one). No timing is asserted
         // (the suite's engine tests share the machine); the latency is printed.
-        #expect(try await metric(harness, "agora_cancelled_total") == 1)
-        #expect(try await metric(harness, "agora_completions_total") == 1)
+        #expect(try await harness.metric("agora_cancelled_total") == 1)
+        #expect(try await harness.metric("agora_completions_total") == 1)
         print("streaming client gone → slot free after \(freedAfter)")
-    }
-
-    private func metric(_ harness: NodeHarness, _ name: String) async throws -> Double {
-        let (_, body) = try await harness.get("metrics")
-        let text = String(decoding: body, as: UTF8.self)
-        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
-            return Double(line.split(separator: " ").last ?? "") ?? -1
-        }
-        return 0
     }
 
     /// Polls `condition`; gives up after 10 minutes, checking once more first (a task starved by the engine

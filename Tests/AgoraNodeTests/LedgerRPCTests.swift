@@ -353,7 +353,8 @@ final class CountingLedger: LedgerReader, TransactionSubmitter, @unchecked Senda
                 by: harness.agent, chainID: harness.ledger.chainID, nonce: first.nonce + 1,
                 body: .deposit(amount: Amount(microUnits: 5)))
         ])
-        let deadline = ContinuousClock.now + .seconds(10)
+        // The follower runs on the cooperative pool, which the suite's engine tests may starve for a while.
+        let deadline = ContinuousClock.now + .seconds(600)
         while cache.height <= height, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         #expect(cache.height == height + 1)
         let second = try await cache.account(agent)

@@ -92,6 +92,13 @@ final class NodeHarness: @unchecked Sendable {
         return (http.statusCode, fields, data)
     }
 
+    /// A counter or gauge from the node's `/metrics` text (0 when absent).
+    func metric(_ name: String) async throws -> Double {
+        let (_, data) = try await get("metrics")
+        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
     func get(_ path: String) async throws -> (Int, Data) {
         let (data, response) = try await URLSession.shared.data(from: baseURL.appendingPathComponent(path))
         return ((response as! HTTPURLResponse).statusCode, data)

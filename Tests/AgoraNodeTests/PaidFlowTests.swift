@@ -65,7 +65,7 @@ import Testing
                     maxOutputTokens: 12, expiry: voucher.expiry)),
             resource: nil)
         var body = question
-        body.seed = PaymentGate.seed(for: voucher.jobID)
+        body.seed = JobRequest.seed(forJob: voucher.jobID)
         let (status, headers, _) = try await harness.post(
             "v1/chat/completions", body: try JSONEncoder().encode(question),
             headers: [X402.paymentSignatureHeader: try X402.encodeHeader(replay)])
@@ -105,9 +105,7 @@ import Testing
 
     /// A counter from the node's `/metrics` text.
     static func counter(_ name: String, _ harness: NodeHarness) async throws -> Int {
-        let (_, data) = try await harness.get("metrics")
-        let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(name + " ") }
-        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        Int(try await harness.metric(name))
     }
 
     /// With remembered terms, every job after the first pays on its first request: no 402 round trip, the

@@ -1,3 +1,4 @@
+import AgoraCore
 import Foundation
 
 /// A model loaded once and ready to serve requests: weights, tokenizer, chat template and one inference
@@ -77,7 +78,7 @@ public final class InferenceEngine: @unchecked Sendable {
     /// its own thread so it never blocks the cooperative pool; cancelling the consumer stops generation.
     public func stream(_ request: GenerationRequest) -> AsyncThrowingStream<GenerationEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream<GenerationEvent, any Error>.makeStream()
-        let cancelled = CancellationFlag()
+        let cancelled = StopFlag()
         continuation.onTermination = { _ in cancelled.set() }
         let thread = Thread { [self] in
             do {
@@ -98,23 +99,5 @@ public final class InferenceEngine: @unchecked Sendable {
         thread.stackSize = 1 << 20
         thread.start()
         return stream
-    }
-}
-
-/// A flag set from one thread and read from another.
-final class CancellationFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-
-    func set() {
-        lock.lock()
-        value = true
-        lock.unlock()
-    }
-
-    var isSet: Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return value
     }
 }
