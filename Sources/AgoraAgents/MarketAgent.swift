@@ -76,8 +76,6 @@ public final class MarketAgent {
     public private(set) var filedChallenges: [PendingChallenge] = []
     private var generator: SplitMix64
     private var rotation = 0
-    /// Nodes' payment terms, so that every job after a node's first pays on the first request.
-    private let termsCache = PaymentTermsCache()
 
     public init(
         wallet: SigningKey, ledger: any LedgerAccess, model: Hash256, budget: Amount, auditRate: Double, seed: UInt64,
@@ -127,7 +125,7 @@ public final class MarketAgent {
         let remaining = try budget.subtracting(spent)
         guard !remaining.isZero else { throw AgentError.budgetExhausted(spent: spent, budget: budget) }
         guard let url = URL(string: node.endpoint) else { throw AgentError.noEligibleNode }
-        let client = NodeClient(baseURL: url, wallet: wallet, maxPerJob: remaining, termsCache: termsCache)
+        let client = NodeClient(baseURL: url, wallet: wallet, maxPerJob: remaining)
         let result = try await client.chat(request)
         // A request without a seed ran with the one the node chose and signed in the receipt.
         let job = try RequestLimits(maxTokens: Int.max).job(from: request, chosenSeed: result.receipt.seed)

@@ -15,6 +15,8 @@ public struct ClientCompletion: Sendable {
     public var receipt: JobReceipt
     /// The voucher the client signed; nil when the node served for free.
     public var voucher: Voucher?
+    /// The node's terms the voucher paid (sent back as the payment's `accepted`); nil when free.
+    public var terms: X402.PaymentRequirements?
     /// The node's `PAYMENT-RESPONSE`, decoded.
     public var settlement: X402.SettlementResponse?
 }
@@ -39,60 +41,26 @@ public enum NodeClientError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-/// The payment terms a client has seen from each node, so that later jobs can pay on the first request.
-///
-/// x402 lets a client that already knows a resource's requirements send the payment with the request. After
-/// one 402 from a node the client knows its chain, payee, model and prices; for the next job it picks the
-/// job id itself (the node checks it is unused, as it does for its own), computes the input hash from its
-/// own request, caps the voucher at its per-job budget (the node charges what the job costs, never more
-/// than the cap) and saves the round trip. If the node refuses such a voucher (prices rose, the deposit is
-/// short, the terms changed) its answer is an ordinary 402, and the client continues from there.
-public final class PaymentTermsCache: @unchecked Sendable {
-    private let lock = NSLock()
-    private var offers: [String: X402.PaymentRequirements] = [:]
-
-    public init() {}
-
-    func offer(for node: URL) -> X402.PaymentRequirements? {
-        lock.lock()
-        defer { lock.unlock() }
-        return offers[node.absoluteString]
-    }
-
-    func remember(_ offer: X402.PaymentRequirements, for node: URL) {
-        lock.lock()
-        offers[node.absoluteString] = offer
-        lock.unlock()
-    }
-
-    func forget(_ node: URL) {
-        lock.lock()
-        offers[node.absoluteString] = nil
-        lock.unlock()
-    }
-}
-
 /// The client side of a paid job: request → 402 terms → signed voucher → answer + signed receipt, with the
-/// receipt checked against the voucher and the output before the result is returned. With a
-/// `PaymentTermsCache`, later jobs on the same node pay on the first request (see there).
+/// receipt checked against the voucher, the terms and the output before the result is returned.
 ///
 /// It recomputes the input hash from its own request, so a node cannot get a voucher for a request other
-/// than the one sent, and refuses terms above its per-job budget.
+/// than the one sent; checks that the terms' amount is what their prices and token counts give; and
+/// refuses terms above its per-job budget. Job ids are the node's (docs/protocol.md §3.4), so every paid
+/// job takes the 402 round trip.
 public struct NodeClient: Sendable {
     public let baseURL: URL
     private let wallet: SigningKey
     public var payer: PublicKey { wallet.publicKey }
     public let maxPerJob: Amount
-    public let termsCache: PaymentTermsCache?
     /// When set, request bodies are sealed to this node key with HPKE and answers are opened with the
     /// exported key (see `BodyEncryption`).
     public let encryptTo: Curve25519.KeyAgreement.PublicKey?
 
     public init(
         baseURL: URL, wallet: SigningKey, maxPerJob: Amount = Amount(microUnits: 1_000_000),
-        encryptTo: Curve25519.KeyAgreement.PublicKey? = nil, termsCache: PaymentTermsCache? = nil
+        encryptTo: Curve25519.KeyAgreement.PublicKey? = nil
     ) {
-        self.termsCache = termsCache
         self.baseURL = baseURL
         self.wallet = wallet
         self.maxPerJob = maxPerJob
@@ -104,7 +72,7 @@ public struct NodeClient: Sendable {
         struct Models: Decodable {
             struct Entry: Decodable {
                 struct Agora: Decodable {
-                    struct HPKE: Decodable { var public_key: String }
+                    struct HPKE: Decodable { var publicKey: String }
                     var hpke: HPKE
                 }
                 var agora: Agora
@@ -113,7 +81,7 @@ public struct NodeClient: Sendable {
         }
         let (data, _) = try await URLSession.shared.data(from: baseURL.appendingPathComponent("v1/models"))
         let models = try JSONDecoder().decode(Models.self, from: data)
-        guard let encoded = models.data.first?.agora.hpke.public_key, let raw = Data(base64Encoded: encoded) else {
+        guard let encoded = models.data.first?.agora.hpke.publicKey, let raw = Data(base64Encoded: encoded) else {
             throw NodeClientError.malformedResponse("the node advertises no HPKE key")
         }
         return try Curve25519.KeyAgreement.PublicKey(rawRepresentation: raw)
@@ -123,21 +91,14 @@ public struct NodeClient: Sendable {
         var request = request
         request.stream = false
         let body = try JSONEncoder().encode(request)
-        var first: (status: Int, headers: [String: String], data: Data)
-        if let prepaid = prepaidVoucher(for: request) {
-            first = try await post("v1/chat/completions", body: body, payment: prepaid.header)
-            if first.status == 200 { return try parse(first.data, headers: first.headers, voucher: prepaid.voucher) }
-            // Refused (terms changed, deposit short, …): the answer is a fresh 402; go on from it.
-            termsCache?.forget(baseURL)
-        } else {
-            first = try await post("v1/chat/completions", body: body, payment: nil)
-        }
+        let first: (status: Int, headers: [String: String], data: Data) = try await post(
+            "v1/chat/completions", body: body, payment: nil)
         switch first.status {
         case 200:
-            return try parse(first.data, headers: first.headers, voucher: nil)
+            return try parse(first.data, headers: first.headers, voucher: nil, terms: nil)
         case 402:
-            let voucher = try voucher(for: request, headers: first.headers)
             let offer = try requirements(first.headers)
+            let voucher = try voucher(for: request, offer: offer)
             let payload = X402.PaymentPayload(
                 x402Version: X402.version, payload: .init(voucher: voucher), accepted: offer, resource: nil)
             let (paidStatus, paidHeaders, paidData) = try await post(
@@ -145,37 +106,10 @@ public struct NodeClient: Sendable {
             guard paidStatus == 200 else {
                 throw NodeClientError.http(status: paidStatus, body: String(decoding: paidData, as: UTF8.self))
             }
-            let completion = try parse(paidData, headers: paidHeaders, voucher: voucher)
-            termsCache?.remember(offer, for: baseURL)
-            return completion
+            return try parse(paidData, headers: paidHeaders, voucher: voucher, terms: offer)
         default:
             throw NodeClientError.http(status: first.status, body: String(decoding: first.data, as: UTF8.self))
         }
-    }
-
-    /// A voucher for `request` from the node's remembered terms, or nil when there are none or the request
-    /// leaves its length to the node (then the cost cannot be bounded here).
-    func prepaidVoucher(for request: ChatCompletionRequest) -> (voucher: Voucher, header: String)? {
-        guard let offer = termsCache?.offer(for: baseURL),
-            let maxTokens = request.maxCompletionTokens ?? request.maxTokens,
-            let payee = try? Address(parsing: offer.payTo)
-        else { return nil }
-        let terms = offer.extra
-        let jobID = Hash256.random()
-        // A request without a seed gets the one the node derives from the job id.
-        let seed = request.seed ?? JobRequest.seed(forJob: jobID)
-        let limits = RequestLimits(maxTokens: Int.max, defaultMaxTokens: maxTokens)
-        guard let job = try? limits.job(from: request, chosenSeed: seed) else { return nil }
-        let expiry = UInt64(Date().timeIntervalSince1970) + UInt64(max(1, min(offer.maxTimeoutSeconds, 3_600)))
-        let voucher = Voucher(
-            chainID: terms.chainId, payer: wallet.publicKey, payee: payee.publicKey, jobID: jobID,
-            modelHash: terms.modelHash, inputHash: job.inputHash(modelHash: terms.modelHash), maxAmount: maxPerJob,
-            expiry: expiry
-        ).signed(by: wallet)
-        let payload = X402.PaymentPayload(
-            x402Version: X402.version, payload: .init(voucher: voucher), accepted: offer, resource: nil)
-        guard let header = try? X402.encodeHeader(payload) else { return nil }
-        return (voucher, header)
     }
 
     private func requirements(_ headers: [String: String]) throws -> X402.PaymentRequirements {
@@ -189,13 +123,16 @@ public struct NodeClient: Sendable {
     }
 
     /// Checks the node's terms against our own request and budget, then signs a voucher.
-    func voucher(for request: ChatCompletionRequest, headers: [String: String]) throws -> Voucher {
-        let offer = try requirements(headers)
+    func voucher(for request: ChatCompletionRequest, offer: X402.PaymentRequirements) throws -> Voucher {
         let terms = offer.extra
         guard let asked = UInt64(offer.amount).map(Amount.init(microUnits:)) else {
             throw NodeClientError.unexpectedTerms("amount is not an integer")
         }
         guard asked <= maxPerJob else { throw NodeClientError.overBudget(asked: asked, budget: maxPerJob) }
+        let prices = NodePrices(perInputToken: terms.pricePerInputToken, perOutputToken: terms.pricePerOutputToken)
+        guard prices.cost(inputTokens: terms.promptTokens, outputTokens: terms.maxOutputTokens) == asked else {
+            throw NodeClientError.unexpectedTerms("the amount is not what the prices and token counts give")
+        }
         guard offer.network == X402.network(chainID: terms.chainId), let payee = try? Address(parsing: offer.payTo)
         else {
             throw NodeClientError.unexpectedTerms("network or payee")
@@ -224,7 +161,11 @@ public struct NodeClient: Sendable {
         var agora_receipt: JobReceipt
     }
 
-    private func parse(_ data: Data, headers: [String: String], voucher: Voucher?) throws -> ClientCompletion {
+    private func parse(
+        _ data: Data, headers: [String: String], voucher: Voucher?, terms: X402.PaymentRequirements?
+    ) throws
+        -> ClientCompletion
+    {
         let body: ChatBody
         do { body = try JSONDecoder().decode(ChatBody.self, from: data) } catch {
             throw NodeClientError.malformedResponse("\(error)")
@@ -232,8 +173,9 @@ public struct NodeClient: Sendable {
         guard let choice = body.choices.first else { throw NodeClientError.malformedResponse("no choices") }
         let receipt = body.agora_receipt
         do {
-            if let voucher {
-                try ReceiptVerifier.verify(receipt, voucher: voucher, output: choice.message.content)
+            if let voucher, let terms {
+                try ReceiptVerifier.verify(
+                    receipt, voucher: voucher, terms: terms.extra, output: choice.message.content)
             } else {
                 try ReceiptVerifier.verify(receipt)
                 guard receipt.outputHash == ReceiptVerifier.outputHash(choice.message.content) else {
@@ -248,7 +190,7 @@ public struct NodeClient: Sendable {
         }
         return ClientCompletion(
             text: choice.message.content, finishReason: choice.finish_reason, receipt: receipt, voucher: voucher,
-            settlement: settlement)
+            terms: terms, settlement: settlement)
     }
 
     private func post(_ path: String, body: Data, payment: String?) async throws -> (Int, [String: String], Data) {

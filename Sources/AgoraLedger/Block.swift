@@ -14,6 +14,18 @@ public struct BlockHeader: Hashable, Sendable, CanonicalCodable, Codable {
     public var transactionCount: UInt32
     public var sequencer: PublicKey
 
+    /// JSON spells identifiers `chainId` / `jobId`, like the x402 terms (docs/protocol.md §2.6).
+    enum CodingKeys: String, CodingKey {
+        case chainID = "chainId"
+        case height
+        case previousHash
+        case transactionsRoot
+        case stateRoot
+        case timestamp
+        case transactionCount
+        case sequencer
+    }
+
     public init(
         chainID: String, height: UInt64, previousHash: Hash256, transactionsRoot: Hash256, stateRoot: Hash256,
         timestamp: UInt64, transactionCount: UInt32, sequencer: PublicKey

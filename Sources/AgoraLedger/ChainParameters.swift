@@ -26,6 +26,20 @@ public struct ChainParameters: Hashable, Sendable, CanonicalCodable, Codable {
     /// The key allowed to resolve challenges (it re-executes the job with the registered model).
     public var referee: PublicKey
 
+    /// JSON spells identifiers `chainId` / `jobId`, like the x402 terms (docs/protocol.md §2.6).
+    enum CodingKeys: String, CodingKey {
+        case chainID = "chainId"
+        case unbondingDelayBlocks
+        case withdrawalDelayBlocks
+        case minimumNodeStake
+        case challengeBond
+        case challengeWindowBlocks
+        case slashBasisPoints
+        case challengerBountyBasisPoints
+        case settlementGraceSeconds
+        case referee
+    }
+
     public init(
         chainID: String, referee: PublicKey, unbondingDelayBlocks: UInt64 = 10, withdrawalDelayBlocks: UInt64 = 10,
         minimumNodeStake: Amount = Amount(microUnits: 100_000_000),

@@ -23,6 +23,24 @@ public struct JobReceipt: Hashable, Sendable, CanonicalCodable, Codable {
     public var timestamp: UInt64
     public var signature: Signature
 
+    /// JSON spells identifiers `chainId` / `jobId`, like the x402 terms (docs/protocol.md §2.6).
+    enum CodingKeys: String, CodingKey {
+        case chainID = "chainId"
+        case jobID = "jobId"
+        case node
+        case payer
+        case modelHash
+        case inputHash
+        case outputHash
+        case inputTokens
+        case outputTokens
+        case amount
+        case seed
+        case engineVersion
+        case timestamp
+        case signature
+    }
+
     public init(
         chainID: String, jobID: Hash256, node: PublicKey, payer: PublicKey, modelHash: Hash256, inputHash: Hash256,
         outputHash: Hash256, inputTokens: UInt32, outputTokens: UInt32, amount: Amount, seed: UInt64,

@@ -124,6 +124,13 @@ public struct ChallengeEntry: Sendable, Equatable, Codable {
     public var job: JobRecord
     public var challenge: ChallengeRecord
 
+    /// JSON spells identifiers `chainId` / `jobId`, like the x402 terms (docs/protocol.md §2.6).
+    enum CodingKeys: String, CodingKey {
+        case jobID = "jobId"
+        case job
+        case challenge
+    }
+
     public init(jobID: Hash256, job: JobRecord, challenge: ChallengeRecord) {
         self.jobID = jobID
         self.job = job

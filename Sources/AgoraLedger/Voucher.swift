@@ -17,6 +17,19 @@ public struct Voucher: Hashable, Sendable, CanonicalCodable, Codable {
     public var expiry: UInt64
     public var signature: Signature
 
+    /// JSON spells identifiers `chainId` / `jobId`, like the x402 terms (docs/protocol.md §2.6).
+    enum CodingKeys: String, CodingKey {
+        case chainID = "chainId"
+        case payer
+        case payee
+        case jobID = "jobId"
+        case modelHash
+        case inputHash
+        case maxAmount
+        case expiry
+        case signature
+    }
+
     public init(
         chainID: String, payer: PublicKey, payee: PublicKey, jobID: Hash256, modelHash: Hash256, inputHash: Hash256,
         maxAmount: Amount, expiry: UInt64, signature: Signature = .empty

@@ -108,6 +108,7 @@ enum CompletionResponses {
         }
     }
 
+    /// Agora's own object inside the OpenAI model entry: camelCase like every Agora and x402 object.
     struct AgoraModelInfo: Encodable {
         var modelHash: Hash256
         var node: String
@@ -118,24 +119,11 @@ enum CompletionResponses {
         var engineVersion: String
         var free: Bool
         var hpke: HPKEInfo
-        enum CodingKeys: String, CodingKey {
-            case node, free, hpke
-            case modelHash = "model_hash"
-            case chainId = "chain_id"
-            case pricePerInputToken = "price_per_input_token"
-            case pricePerOutputToken = "price_per_output_token"
-            case contextLength = "context_length"
-            case engineVersion = "engine_version"
-        }
     }
 
     struct HPKEInfo: Codable {
         var suite: String
         var publicKey: String
-        enum CodingKeys: String, CodingKey {
-            case suite
-            case publicKey = "public_key"
-        }
     }
 
     struct ModelList: Encodable {

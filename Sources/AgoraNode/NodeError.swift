@@ -82,8 +82,7 @@ public enum NodeError: Error, Sendable {
 
     /// The answer to send.
     var reply: NodeReply {
-        if case .paymentRequired(var terms, let reason) = self {
-            if let reason { terms.error = reason.description }
+        if case .paymentRequired(let terms, _) = self {
             let header = (try? X402.encodeHeader(terms)) ?? ""
             return .body(
                 status: 402, headers: ["Content-Type": "application/json", X402.paymentRequiredHeader: header],

@@ -112,9 +112,9 @@ public final class NodeService: Sendable {
         // Counting pending settlements reads SQLite: off the cooperative pool.
         let pending = (try? await offCooperativePool { [settlements] in settlements?.count ?? 0 }) ?? 0
         let body: [String: String] = [
-            "status": "ok", "model": engine.modelName, "model_hash": engine.modelHash.hex,
-            "node": key.address.description, "queue_depth": String(await admission.queueDepth),
-            "pending_settlements": String(pending),
+            "status": "ok", "model": engine.modelName, "modelHash": engine.modelHash.hex,
+            "node": key.address.description, "queueDepth": String(await admission.queueDepth),
+            "pendingSettlements": String(pending),
         ]
         return .body(status: 200, headers: ["Content-Type": "application/json"], body: CompletionResponses.json(body))
     }
@@ -188,14 +188,18 @@ public final class NodeService: Sendable {
         -> NodeReply
     {
         do throws(NodeError) {
-            // A payment header that does not decode is answered with fresh terms, like any refused payment.
-            let (payload, malformed) = paymentPayload(payment)
-            // The payment's job id fixes the seed of a request that names none.
-            let jobID = payload?.payload.voucher.jobID ?? Hash256.random()
-            let (job, stream, promptTokens) = try checkedRequest(endpoint, body: body, jobID: jobID)
             let now = UInt64(Date().timeIntervalSince1970)
+            // A payment header that does not decode, or that pays a job id this node never issued, is
+            // answered with fresh terms, like any refused payment.
+            var (payload, refusal) = paymentPayload(payment)
+            if let voucher = payload?.payload.voucher, gate?.issuedExpiry(of: voucher.jobID) == nil {
+                (payload, refusal) = (nil, .unknownJob(voucher.jobID))
+            }
+            // The job id fixes the seed of a request that names none: the paid one's, or fresh terms' own.
+            let jobID = payload?.payload.voucher.jobID ?? gate?.issueJobID(now: now) ?? Hash256.random()
+            let (job, stream, promptTokens) = try checkedRequest(endpoint, body: body, jobID: jobID)
             let voucher = try await pay(
-                payload, malformed: malformed, endpoint: endpoint, body: body, job: job, jobID: jobID,
+                payload, refusal: refusal, endpoint: endpoint, body: body, job: job, jobID: jobID,
                 promptTokens: promptTokens, resource: resource, now: now)
             try await admit(voucher)
             let context = JobContext(
@@ -246,30 +250,34 @@ public final class NodeService: Sendable {
         return (job, stream, promptTokens)
     }
 
-    /// Stage 3: the voucher checked against the terms and the ledger, its maximum reserved (nil when free).
+    /// Stage 3: the voucher checked against the terms this node issued for its job and the ledger, its cap
+    /// reserved (nil when free).
     private func pay(
-        _ payload: X402.PaymentPayload?, malformed: PaymentError?, endpoint: CompletionEndpoint, body: Data,
+        _ payload: X402.PaymentPayload?, refusal: PaymentError?, endpoint: CompletionEndpoint, body: Data,
         job: JobRequest, jobID: Hash256, promptTokens: Int, resource: String, now: UInt64
     ) async throws(NodeError) -> Voucher? {
         guard let gate else { return nil }
         guard let payload else {
             throw .paymentRequired(
-                terms(gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, now: now),
-                reason: malformed)
+                terms(gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, refusal: refusal),
+                reason: refusal)
         }
         do throws(PaymentError) {
-            let voucher = try await gate.accept(
-                payload, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, now: now)
+            let issued = gate.requirements(
+                jobID: jobID, request: job, modelHash: engine.modelHash, promptTokens: promptTokens)
+            let voucher = try await gate.accept(payload, issued: issued, now: now)
             metrics.paymentsAccepted.increment()
             return voucher
         } catch {
             if case .ledgerUnavailable = error { throw .ledgerUnavailable(error) }
             // Fresh terms need a fresh job id, and a request without a seed takes its seed from the job id:
             // derive the job again so the terms' seed and input hash match the new id.
-            let freshID = Hash256.random()
+            let freshID = gate.issueJobID(now: now)
             let freshJob = (try? parse(endpoint, body: body, jobID: freshID).0) ?? job
             throw .paymentRequired(
-                terms(gate, jobID: freshID, job: freshJob, promptTokens: promptTokens, resource: resource, now: now),
+                terms(
+                    gate, jobID: freshID, job: freshJob, promptTokens: promptTokens, resource: resource,
+                    refusal: error),
                 reason: error)
         }
     }
@@ -331,11 +339,12 @@ public final class NodeService: Sendable {
     }
 
     private func terms(
-        _ gate: PaymentGate, jobID: Hash256, job: JobRequest, promptTokens: Int, resource: String, now: UInt64
+        _ gate: PaymentGate, jobID: Hash256, job: JobRequest, promptTokens: Int, resource: String,
+        refusal: PaymentError?
     ) -> X402.PaymentRequired {
         gate.paymentRequired(
             jobID: jobID, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, resource: resource,
-            now: now)
+            refusal: refusal)
     }
 
     // MARK: Running a job
@@ -365,9 +374,10 @@ public final class NodeService: Sendable {
         gate.adjust(job: voucher.jobID, to: amount)
         metrics.microUnitsEarned.increment(by: Int64(clamping: amount.microUnits))
         let response = X402.SettlementResponse(
-            success: true, errorReason: nil, payer: voucher.payer.address.description, transaction: voucher.jobID.hex,
+            success: true, payer: voucher.payer.address.description,
             network: X402.network(chainID: gate.ledger.chainID), amount: String(amount.microUnits),
-            extensions: X402.ReceiptExtension(receipt: receipt))
+            extensions: .init(
+                agora: .init(status: .pending, jobId: voucher.jobID, receipt: receipt, ledger: gate.ledgerURL)))
         return (receipt, try X402.encodeHeader(response))
     }
 
@@ -480,8 +490,16 @@ public final class NodeService: Sendable {
             continuation.yield(Data("data: [DONE]\n\n".utf8))
             continuation.finish()
         }
-        return .stream(
-            headers: ["Content-Type": "text/event-stream", "Cache-Control": "no-cache"], events: events)
+        var headers = ["Content-Type": "text/event-stream", "Cache-Control": "no-cache"]
+        // The headers leave before the job runs: they can only say the payment is accepted and reserved.
+        if let voucher = context.voucher, let gate {
+            let response = X402.SettlementResponse(
+                success: true, payer: voucher.payer.address.description,
+                network: X402.network(chainID: gate.ledger.chainID),
+                extensions: .init(agora: .init(status: .reserved, jobId: voucher.jobID, ledger: gate.ledgerURL)))
+            headers[X402.paymentResponseHeader] = try? X402.encodeHeader(response)
+        }
+        return .stream(headers: headers, events: events)
     }
 
     /// Formats one SSE event of a streamed answer.

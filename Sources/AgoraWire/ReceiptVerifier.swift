@@ -11,6 +11,10 @@ public enum ReceiptVerifier {
         case outputMismatch
         case modelMismatch
         case amountAboveMax(amount: Amount, max: Amount)
+        /// A receipt field disagrees with the voucher or the terms it answers.
+        case fieldMismatch(field: String)
+        /// The receipt charges more than its token counts cost at the terms' prices.
+        case overcharged(amount: Amount, cost: Amount)
 
         public var description: String {
             switch self {
@@ -20,6 +24,9 @@ public enum ReceiptVerifier {
             case .outputMismatch: return "the receipt's output hash is not the output's"
             case .modelMismatch: return "the receipt names another model"
             case .amountAboveMax(let amount, let max): return "receipt charges \(amount) above the voucher's \(max)"
+            case .fieldMismatch(let field): return "the receipt's '\(field)' is not the one paid for"
+            case .overcharged(let amount, let cost):
+                return "the receipt charges \(amount), but its token counts cost \(cost) at the offered prices"
             }
         }
     }
@@ -44,5 +51,25 @@ public enum ReceiptVerifier {
         guard receipt.amount <= voucher.maxAmount else {
             throw .amountAboveMax(amount: receipt.amount, max: voucher.maxAmount)
         }
+    }
+
+    /// Checks a paid receipt against the voucher and the terms it answers, and the output received: besides
+    /// the checks above, the chain, the payer and the seed are the ones paid for, the input tokens are the
+    /// terms' prompt length, the output tokens stay within the terms' limit, and the amount is what those
+    /// counts cost at the terms' prices (never more than the voucher's cap).
+    public static func verify(_ receipt: JobReceipt, voucher: Voucher, terms: X402.AgoraTerms, output: String)
+        throws(Failure)
+    {
+        try verify(receipt, voucher: voucher, output: output)
+        guard receipt.chainID == voucher.chainID else { throw .fieldMismatch(field: "chainId") }
+        guard receipt.payer == voucher.payer else { throw .fieldMismatch(field: "payer") }
+        guard receipt.seed == terms.seed else { throw .fieldMismatch(field: "seed") }
+        guard Int(receipt.inputTokens) == terms.promptTokens else { throw .fieldMismatch(field: "inputTokens") }
+        guard Int(receipt.outputTokens) <= terms.maxOutputTokens else { throw .fieldMismatch(field: "outputTokens") }
+        let prices = NodePrices(perInputToken: terms.pricePerInputToken, perOutputToken: terms.pricePerOutputToken)
+        let cost =
+            prices.cost(inputTokens: Int(receipt.inputTokens), outputTokens: Int(receipt.outputTokens))
+            ?? voucher.maxAmount
+        guard receipt.amount <= cost else { throw .overcharged(amount: receipt.amount, cost: cost) }
     }
 }

@@ -83,21 +83,73 @@ public enum X402 {
             self.maxTimeoutSeconds = maxTimeoutSeconds
             self.extra = extra
         }
+
+        /// The first field (by JSON path) where `self` differs from `issued`, with both values as text.
+        public func firstDifference(from issued: PaymentRequirements) -> (field: String, expected: String, got: String)?
+        {
+            let (a, b) = (issued, self)
+            let (x, y) = (issued.extra, extra)
+            let pairs: [(String, String, String)] = [
+                ("scheme", a.scheme, b.scheme), ("network", a.network, b.network), ("asset", a.asset, b.asset),
+                ("amount", a.amount, b.amount), ("payTo", a.payTo, b.payTo),
+                ("maxTimeoutSeconds", "\(a.maxTimeoutSeconds)", "\(b.maxTimeoutSeconds)"),
+                ("extra.jobId", x.jobId.hex, y.jobId.hex), ("extra.modelHash", x.modelHash.hex, y.modelHash.hex),
+                ("extra.inputHash", x.inputHash.hex, y.inputHash.hex), ("extra.seed", "\(x.seed)", "\(y.seed)"),
+                ("extra.chainId", x.chainId, y.chainId),
+                (
+                    "extra.pricePerInputToken", "\(x.pricePerInputToken.microUnits)",
+                    "\(y.pricePerInputToken.microUnits)"
+                ),
+                (
+                    "extra.pricePerOutputToken", "\(x.pricePerOutputToken.microUnits)",
+                    "\(y.pricePerOutputToken.microUnits)"
+                ),
+                ("extra.promptTokens", "\(x.promptTokens)", "\(y.promptTokens)"),
+                ("extra.maxOutputTokens", "\(x.maxOutputTokens)", "\(y.maxOutputTokens)"),
+                ("extra.expiry", "\(x.expiry)", "\(y.expiry)"),
+            ]
+            return pairs.first { $0.1 != $0.2 }.map { (field: $0.0, expected: $0.1, got: $0.2) }
+        }
+    }
+
+    /// Why a payment was refused, in `PaymentRequired.extensions.agora`: a documented code
+    /// (docs/protocol.md §11.2), a message for people, and the JSON path of the field at fault, if one is.
+    public struct Refusal: Codable, Sendable, Equatable {
+        public var code: String
+        public var message: String
+        public var field: String?
+
+        public init(code: String, message: String, field: String? = nil) {
+            self.code = code
+            self.message = message
+            self.field = field
+        }
+    }
+
+    public struct PaymentRequiredExtensions: Codable, Sendable, Equatable {
+        public var agora: Refusal?
+
+        public init(agora: Refusal?) { self.agora = agora }
     }
 
     public struct PaymentRequired: Codable, Sendable, Equatable {
         public var x402Version: Int
+        /// For people: "payment required", or why the payment sent was refused.
         public var error: String?
         public var resource: ResourceInfo?
         public var accepts: [PaymentRequirements]
+        /// Set when a payment was refused: `agora` says why, with its code.
+        public var extensions: PaymentRequiredExtensions?
 
         public init(
-            x402Version: Int, error: String? = nil, resource: ResourceInfo? = nil, accepts: [PaymentRequirements]
+            x402Version: Int, error: String? = nil, resource: ResourceInfo? = nil, accepts: [PaymentRequirements],
+            extensions: PaymentRequiredExtensions? = nil
         ) {
             self.x402Version = x402Version
             self.error = error
             self.resource = resource
             self.accepts = accepts
+            self.extensions = extensions
         }
     }
 
@@ -126,27 +178,57 @@ public enum X402 {
         }
     }
 
-    public struct ReceiptExtension: Codable, Sendable, Equatable {
-        public var receipt: JobReceipt
+    /// Where an accepted payment stands when the answer leaves the node.
+    public enum SettlementState: String, Codable, Sendable, Equatable {
+        /// A streamed answer's headers: the voucher is accepted and its cap reserved; the job is running and
+        /// its receipt comes in the stream's last event.
+        case reserved
+        /// The job is done, its receipt signed and its settlement queued durably on the node; the node
+        /// submits it to the ledger shortly, where the payer can look it up by job id.
+        case pending
+    }
 
-        public init(receipt: JobReceipt) {
+    /// Agora's part of `PAYMENT-RESPONSE`, in `extensions.agora`.
+    public struct Settlement: Codable, Sendable, Equatable {
+        public var status: SettlementState
+        /// What the ledger settles the payment under (`GET /v1/ledger/jobs/{jobId}`).
+        public var jobId: Hash256
+        /// The signed receipt; absent while `reserved`.
+        public var receipt: JobReceipt?
+        /// The ledger RPC's base URL, when the node settles on one reachable over HTTP.
+        public var ledger: String?
+
+        public init(status: SettlementState, jobId: Hash256, receipt: JobReceipt? = nil, ledger: String? = nil) {
+            self.status = status
+            self.jobId = jobId
             self.receipt = receipt
+            self.ledger = ledger
         }
     }
 
+    public struct SettlementExtensions: Codable, Sendable, Equatable {
+        public var agora: Settlement
+
+        public init(agora: Settlement) { self.agora = agora }
+    }
+
+    /// x402's settlement response. Agora settles later, in batches, so `success` means the payment was
+    /// accepted, `transaction` stays empty (there is no ledger transaction yet), and `extensions.agora`
+    /// says where the settlement stands.
     public struct SettlementResponse: Codable, Sendable, Equatable {
         public var success: Bool
         public var errorReason: String?
         public var payer: String?
-        /// The job id: what the ledger settles the payment under.
+        /// Empty: the settlement is not on the ledger yet (see `extensions.agora.status`).
         public var transaction: String
         public var network: String
+        /// What the job charged, in µ; absent while `reserved`.
         public var amount: String?
-        public var extensions: ReceiptExtension?
+        public var extensions: SettlementExtensions?
 
         public init(
-            success: Bool, errorReason: String? = nil, payer: String? = nil, transaction: String, network: String,
-            amount: String? = nil, extensions: ReceiptExtension? = nil
+            success: Bool, errorReason: String? = nil, payer: String? = nil, transaction: String = "",
+            network: String, amount: String? = nil, extensions: SettlementExtensions? = nil
         ) {
             self.success = success
             self.errorReason = errorReason

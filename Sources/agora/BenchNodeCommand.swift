@@ -105,7 +105,7 @@ struct BenchNodeCommand: AsyncParsableCommand {
         let body = try JSONEncoder().encode(request)
         let client = NodeClient(
             baseURL: URL(string: "http://127.0.0.1:\(paidPort)")!, wallet: agent,
-            maxPerJob: Amount(microUnits: 1_000_000), termsCache: PaymentTermsCache())
+            maxPerJob: Amount(microUnits: 1_000_000))
 
         printError("warming up…")
         _ = try await postFree(port: freePort, body: body)

@@ -88,7 +88,8 @@ struct VerifyReceiptCommand: ParsableCommand {
     @OptionGroup var format: OutputFormat
 
     func run() throws {
-        let decoded = try JSONDecoder().decode(JobReceipt.self, from: Data(contentsOf: URL(fileURLWithPath: receipt)))
+        let decoded = try JSONDecoder.acceptingLegacyIdentifiers().decode(
+            JobReceipt.self, from: Data(contentsOf: URL(fileURLWithPath: receipt)))
         var problems: [String] = []
         do { try ReceiptVerifier.verify(decoded) } catch { problems.append(error.description) }
         if let output {

@@ -33,7 +33,8 @@ struct LedgerInitCommand: ParsableCommand {
         }
         let document: Genesis
         if let genesis {
-            document = try JSONDecoder().decode(Genesis.self, from: Data(contentsOf: URL(fileURLWithPath: genesis)))
+            document = try JSONDecoder.acceptingLegacyIdentifiers().decode(
+                Genesis.self, from: Data(contentsOf: URL(fileURLWithPath: genesis)))
         } else {
             var allocations: [Allocation] = []
             for entry in alloc {

@@ -81,7 +81,7 @@ struct NodeCommand: AsyncParsableCommand {
             gate = PaymentGate(
                 node: nodeKey,
                 prices: NodePrices(perInputToken: try parseAmount(priceIn), perOutputToken: try parseAmount(priceOut)),
-                ledger: opened)
+                ledger: opened, ledgerURL: location.isRemote ? location.ledger : nil)
             guard let durability = SettlementQueue.Durability(rawValue: settlementDurability) else {
                 throw ValidationError("--settlement-durability must be 'process' or 'power'")
             }

@@ -56,74 +56,125 @@ import Testing
         await harness.stop()
     }
 
-    @Test func badVouchersAreRefused() async throws {
-        let harness = try NodeHarness(deposit: 50)
+    /// Every refusal of docs/protocol.md §11.2 answers 402 with fresh terms (a new job id), the documented
+    /// code in `extensions.agora.code`, the field at fault and a message in words; none is accepted, nothing is
+    /// reserved, and the node keeps serving.
+    @Test func badPaymentsAreRefusedWithTheirDocumentedCodes() async throws {
+        let harness = try NodeHarness(deposit: 100_000)
         try await harness.start()
         let request = ChatCompletionRequest(
             messages: [OpenAIMessage(role: "user", content: "Name a color.")], maxTokens: 8, temperature: 0)
         let body = try JSONEncoder().encode(request)
-        let (status, headers, _) = try await harness.post("v1/chat/completions", body: body)
-        #expect(status == 402)
-        let terms = try X402.decodeHeader(X402.PaymentRequired.self, from: try #require(headers["payment-required"]))
-        let offer = try #require(terms.accepts.first)
+        let offer = try await harness.terms(for: body)
         #expect(offer.scheme == "upto" && offer.network == "agora:agora-node-test" && offer.asset == "AGR")
+        let good = harness.voucher(paying: offer)
 
-        func pay(_ voucher: Voucher) async throws -> (Int, X402.PaymentRequired?) {
-            let payload = X402.PaymentPayload(
-                x402Version: 2, payload: .init(voucher: voucher), accepted: offer, resource: nil)
-            let (status, headers, _) = try await harness.post(
-                "v1/chat/completions", body: body,
-                headers: [X402.paymentSignatureHeader: try X402.encodeHeader(payload)])
-            return (
-                status,
-                try headers["payment-required"].map { try X402.decodeHeader(X402.PaymentRequired.self, from: $0) }
-            )
+        func expectRefusal(
+            _ header: String, code: String, field: String? = nil, mentions: String,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) async throws {
+            let (status, headers, data) = try await harness.post(
+                "v1/chat/completions", body: body, headers: [X402.paymentSignatureHeader: header])
+            #expect(status == 402, sourceLocation: sourceLocation)
+            let fresh = try X402.decodeHeader(
+                X402.PaymentRequired.self, from: try #require(headers["payment-required"]))
+            // The body carries the same terms as the header.
+            #expect(try JSONDecoder().decode(X402.PaymentRequired.self, from: data) == fresh)
+            let refusal = try #require(fresh.extensions?.agora, sourceLocation: sourceLocation)
+            #expect(refusal.code == code, "\(refusal.message)", sourceLocation: sourceLocation)
+            #expect(refusal.field == field, sourceLocation: sourceLocation)
+            #expect(refusal.message.contains(mentions), "\(refusal.message)", sourceLocation: sourceLocation)
+            #expect(fresh.error == refusal.message, sourceLocation: sourceLocation)
+            #expect(!refusal.message.contains("DecodingError") && !refusal.message.contains("Context"))
+            let terms = try #require(fresh.accepts.first, sourceLocation: sourceLocation)
+            #expect(terms.extra.jobId != offer.extra.jobId, sourceLocation: sourceLocation)
+            #expect(harness.service.gate?.issuedExpiry(of: terms.extra.jobId) != nil, sourceLocation: sourceLocation)
         }
-        let good = Voucher(
-            chainID: offer.extra.chainId, payer: harness.agent.publicKey, payee: harness.nodeKey.publicKey,
-            jobID: offer.extra.jobId, modelHash: offer.extra.modelHash, inputHash: offer.extra.inputHash,
-            maxAmount: Amount(microUnits: UInt64(offer.amount)!), expiry: offer.extra.expiry)
+        func header(_ voucher: Voucher, accepted: X402.PaymentRequirements? = nil) throws -> String {
+            try X402.encodeHeader(
+                X402.PaymentPayload(x402Version: 2, payload: .init(voucher: voucher), accepted: accepted ?? offer))
+        }
+        func resigned(_ edit: (inout Voucher) -> Void) -> Voucher {
+            var voucher = good
+            edit(&voucher)
+            return voucher.signed(by: harness.agent)
+        }
 
-        // Forged: signed by someone else.
-        var (code, answer) = try await pay(good.signed(by: SigningKey()).withPayer(harness.agent.publicKey))
-        #expect(code == 402 && answer?.error?.contains("signature") == true)
-        // Expired.
-        var expired = good
-        expired.expiry = 1
-        (code, answer) = try await pay(expired.signed(by: harness.agent))
-        #expect(code == 402 && answer?.error?.contains("expired") == true)
-        // Valid for a year, though the terms offered 300 s.
-        var tooLong = good
-        tooLong.expiry = UInt64(Date().timeIntervalSince1970) + 365 * 86_400
-        (code, answer) = try await pay(tooLong.signed(by: harness.agent))
-        #expect(code == 402 && answer?.error?.contains("later than the terms allow") == true)
-        // For another input.
-        var otherInput = good
-        otherInput.inputHash = Hash256.of([1])
-        (code, answer) = try await pay(otherInput.signed(by: harness.agent))
-        #expect(code == 402 && answer?.error?.contains("input hash") == true)
-        // Over the payer's deposit (50 µ deposited; the job may cost more).
-        (code, answer) = try await pay(good.signed(by: harness.agent))
-        #expect(code == 402 && answer?.error?.contains("deposit") == true)
-        // Malformed header.
-        // A malformed header still gets fresh terms, and a message in words (no decoder dump).
-        let (malformed, malformedHeaders, _) = try await harness.post(
-            "v1/chat/completions", body: body, headers: [X402.paymentSignatureHeader: "%%%not-base64"])
-        #expect(malformed == 402)
-        let fresh = try X402.decodeHeader(
-            X402.PaymentRequired.self, from: try #require(malformedHeaders["payment-required"]))
-        #expect(fresh.accepts.count == 1 && fresh.error == "malformed payment: payment header is not base64")
-        let missingField = Data(#"{"x402Version":2,"payload":{"voucher":{}}}"#.utf8).base64EncodedString()
-        let (incomplete, incompleteHeaders, _) = try await harness.post(
-            "v1/chat/completions", body: body, headers: [X402.paymentSignatureHeader: missingField])
-        #expect(incomplete == 402)
-        let incompleteTerms = try X402.decodeHeader(
-            X402.PaymentRequired.self, from: try #require(incompleteHeaders["payment-required"]))
-        let reason = try #require(incompleteTerms.error)
-        #expect(reason.hasPrefix("malformed payment: payment header: missing field '"), "\(reason)")
-        #expect(!reason.contains("DecodingError") && !reason.contains("Context"), "\(reason)")
-        let (health, _) = try await harness.get("health")
-        #expect(health == 200)
+        // Headers that do not decode.
+        try await expectRefusal("%%%not-base64", code: "invalid_payment", mentions: "not base64")
+        try await expectRefusal(
+            Data(#"{"x402Version":2,"payload":{"voucher":{}}}"#.utf8).base64EncodedString(), code: "invalid_payment",
+            mentions: "missing field '")
+        let version = X402.PaymentPayload(x402Version: 1, payload: .init(voucher: good), accepted: offer)
+        try await expectRefusal(try X402.encodeHeader(version), code: "invalid_payment", mentions: "x402Version")
+        // A job id this node never issued: made up, or an issued one with a byte changed.
+        var madeUp = offer
+        madeUp.extra.jobId = Hash256.random()
+        try await expectRefusal(
+            try header(resigned { $0.jobID = madeUp.extra.jobId }, accepted: madeUp), code: "unknown_job",
+            field: "payload.voucher.jobId", mentions: "not issued by this node")
+        var flipped = offer.extra.jobId.bytes
+        flipped[31] ^= 1
+        try await expectRefusal(
+            try header(resigned { $0.jobID = Hash256(bytes: flipped)! }), code: "unknown_job",
+            field: "payload.voucher.jobId", mentions: "not issued")
+        // Terms issued long ago have expired.
+        let old = UInt64(Date().timeIntervalSince1970) - 3_600
+        let stale = try #require(harness.service.gate?.issueJobID(now: old))
+        try await expectRefusal(
+            try header(resigned { $0.jobID = stale }), code: "payment_expired", mentions: "expired")
+        // `accepted` edited: each field is named.
+        for (path, edit) in [
+            ("accepted.amount", { (terms: inout X402.PaymentRequirements) in terms.amount = "1" }),
+            ("accepted.payTo", { $0.payTo = SigningKey().address.description }),
+            ("accepted.maxTimeoutSeconds", { $0.maxTimeoutSeconds = 86_400 }),
+            ("accepted.extra.pricePerOutputToken", { $0.extra.pricePerOutputToken = Amount(microUnits: 0) }),
+            ("accepted.extra.expiry", { $0.extra.expiry += 1 }),
+        ] as [(String, (inout X402.PaymentRequirements) -> Void)] {
+            var edited = offer
+            edit(&edited)
+            try await expectRefusal(
+                try header(good, accepted: edited), code: "accepted_mismatch", field: path,
+                mentions: "terms this node issued")
+        }
+        // The voucher disagrees with the terms.
+        try await expectRefusal(
+            try header(resigned { $0.inputHash = Hash256.of([1]) }), code: "payment_terms_mismatch",
+            field: "payload.voucher.inputHash", mentions: "inputHash")
+        try await expectRefusal(
+            try header(resigned { $0.modelHash = Hash256.of([2]) }), code: "payment_terms_mismatch",
+            field: "payload.voucher.modelHash", mentions: "modelHash")
+        try await expectRefusal(
+            try header(resigned { $0.payee = SigningKey().publicKey }), code: "payment_terms_mismatch",
+            field: "payload.voucher.payee", mentions: "payee")
+        try await expectRefusal(
+            try header(resigned { $0.maxAmount = Amount(microUnits: 1_000_000) }), code: "payment_terms_mismatch",
+            field: "payload.voucher.maxAmount", mentions: "maxAmount")
+        try await expectRefusal(
+            try header(resigned { $0.maxAmount = Amount(microUnits: 1) }), code: "voucher_below_cost",
+            field: "payload.voucher.maxAmount", mentions: "maximum cost")
+        try await expectRefusal(
+            try header(resigned { $0.expiry = 1 }), code: "payment_expired", mentions: "expired")
+        try await expectRefusal(
+            try header(resigned { $0.expiry = UInt64(Date().timeIntervalSince1970) + 365 * 86_400 }),
+            code: "payment_expiry_too_far", field: "payload.voucher.expiry", mentions: "later than the terms")
+        // Forged: signed by someone else, or fields changed after signing.
+        try await expectRefusal(
+            try header(good.signed(by: SigningKey()).withPayer(harness.agent.publicKey)), code: "invalid_signature",
+            field: "payload.voucher.signature", mentions: "signature")
+        // A payer without a deposit.
+        let broke = SigningKey()
+        var unfunded = good
+        unfunded.payer = broke.publicKey
+        try await expectRefusal(
+            try header(unfunded.signed(by: broke)), code: "insufficient_deposit", mentions: "deposit")
+        #expect(try await harness.metric("agora_payments_accepted_total") == 0)
+
+        // The terms as issued are paid; paying the same job again is refused.
+        let (paid, _, _) = try await harness.pay(body, voucher: good, accepted: offer)
+        #expect(paid == 200)
+        try await expectRefusal(try header(good), code: "job_already_paid", mentions: "already paid")
+        #expect(try await harness.metric("agora_payments_accepted_total") == 1)
         await harness.stop()
     }
 

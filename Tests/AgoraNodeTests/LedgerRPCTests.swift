@@ -200,15 +200,27 @@ import Testing
         let directory = harness.directory
         let service = NodeService(
             engine: SharedEngine.engine, key: harness.nodeKey, configuration: .init(),
-            gate: PaymentGate(node: harness.nodeKey, prices: NodeHarness.prices, ledger: remote),
+            gate: PaymentGate(
+                node: harness.nodeKey, prices: NodeHarness.prices, ledger: remote,
+                ledgerURL: server.baseURL.absoluteString),
             settlements: try SettlementQueue(path: directory.appendingPathComponent("remote-settlements.sqlite").path))
         let node = try await RunningNodeServer.start(NodeHTTPServer(service: service, port: 0))
         let client = NodeClient(baseURL: node.baseURL, wallet: harness.agent, maxPerJob: Amount(microUnits: 50_000))
         let result = try await client.chat(
             ChatCompletionRequest(
                 messages: [OpenAIMessage(role: "user", content: "Name a color.")], maxTokens: 6, temperature: 0))
+        // PAYMENT-RESPONSE says what is true when the answer leaves: accepted, settlement pending, no ledger
+        // transaction yet; the receipt, the job id and the ledger to look it up on are in `extensions.agora`.
+        let settlement = try #require(result.settlement)
+        let agora = try #require(settlement.extensions?.agora)
+        #expect(settlement.success && settlement.transaction.isEmpty)
+        #expect(settlement.amount == String(result.receipt.amount.microUnits))
+        #expect(agora.status == .pending && agora.jobId == result.receipt.jobID && agora.receipt == result.receipt)
+        let lookup = try await RemoteLedger.connect(to: try #require(agora.ledger.flatMap(URL.init(string:))))
+        #expect(try await lookup.job(agora.jobId) == nil)
         let report = try await service.flushSettlements(to: remote)
         #expect(report.settled == 1 && report.refused.isEmpty)
+        #expect(try await lookup.job(agora.jobId)?.amount == result.receipt.amount)
         #expect(try harness.ledger.job(result.receipt.jobID)?.amount == result.receipt.amount)
         #expect(try harness.ledger.job(result.receipt.jobID)?.engineVersion == SharedEngine.engine.engineVersion)
         #expect(try await remote.job(result.receipt.jobID) != nil)
@@ -217,24 +229,19 @@ import Testing
         let again = try await remote.signAndSubmit(
             .settleJob(voucher: result.voucher!, receipt: result.receipt), by: harness.nodeKey)
         #expect(again.result.verdict == .rejected(.jobAlreadySettled(result.receipt.jobID)))
-        // The same voucher is refused by the node now that the ledger has the job.
+        // The same payment is refused by the node now that the ledger has the job.
         let payload = X402.PaymentPayload(
-            x402Version: X402.version, payload: .init(voucher: result.voucher!),
-            accepted: .init(
-                scheme: X402.scheme, network: X402.network(chainID: remote.chainID), asset: X402.asset, amount: "0",
-                payTo: harness.nodeKey.address.description, maxTimeoutSeconds: 60,
-                extra: .init(
-                    jobId: result.voucher!.jobID, modelHash: result.voucher!.modelHash,
-                    inputHash: result.voucher!.inputHash, seed: 0, chainId: remote.chainID,
-                    pricePerInputToken: .zero, pricePerOutputToken: .zero, promptTokens: 0, maxOutputTokens: 6,
-                    expiry: result.voucher!.expiry)), resource: nil)
+            x402Version: X402.version, payload: .init(voucher: result.voucher!), accepted: try #require(result.terms),
+            resource: nil)
         let body = try JSONEncoder().encode(
             ChatCompletionRequest(
                 messages: [OpenAIMessage(role: "user", content: "Name a color.")], maxTokens: 6, temperature: 0))
-        let (status, _, _) = try await Self.post(
+        let (status, headers, _) = try await Self.post(
             node.baseURL, "v1/chat/completions", body,
             headers: [X402.paymentSignatureHeader: try X402.encodeHeader(payload)])
         #expect(status == 402)
+        let refused = try X402.decodeHeader(X402.PaymentRequired.self, from: try #require(headers["payment-required"]))
+        #expect(refused.extensions?.agora?.code == "job_already_paid")
         await node.stop()
         #expect(try harness.ledger.moneyHeld() == (try harness.ledger.totals()).supply.microUnits)
     }
@@ -260,7 +267,12 @@ import Testing
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as! HTTPURLResponse).statusCode, [:], data)
+        let http = response as! HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (name, value) in http.allHeaderFields {
+            if let name = name as? String, let value = value as? String { fields[name.lowercased()] = value }
+        }
+        return (http.statusCode, fields, data)
     }
 
     /// A GET of `path` as written (query string included).

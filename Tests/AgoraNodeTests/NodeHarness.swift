@@ -92,6 +92,37 @@ final class NodeHarness: @unchecked Sendable {
         return (http.statusCode, fields, data)
     }
 
+    /// The terms of a 402 for `body` (asserting that a 402 is what comes back).
+    func terms(for body: Data, path: String = "v1/chat/completions") async throws -> X402.PaymentRequirements {
+        let (status, headers, _) = try await post(path, body: body)
+        guard status == 402, let header = headers["payment-required"],
+            let offer = try X402.decodeHeader(X402.PaymentRequired.self, from: header).accepts.first
+        else { throw HarnessError("expected a 402 with terms, got \(status)") }
+        return offer
+    }
+
+    /// The voucher that pays `offer` as issued, signed by the harness's agent.
+    func voucher(paying offer: X402.PaymentRequirements) -> Voucher {
+        Voucher(
+            chainID: offer.extra.chainId, payer: agent.publicKey, payee: nodeKey.publicKey, jobID: offer.extra.jobId,
+            modelHash: offer.extra.modelHash, inputHash: offer.extra.inputHash,
+            maxAmount: Amount(microUnits: UInt64(offer.amount)!), expiry: offer.extra.expiry
+        ).signed(by: agent)
+    }
+
+    /// Posts `body` with a `PAYMENT-SIGNATURE` carrying `voucher` and `accepted`.
+    func pay(
+        _ body: Data, voucher: Voucher, accepted: X402.PaymentRequirements, path: String = "v1/chat/completions"
+    ) async throws -> (Int, [String: String], Data) {
+        let payload = X402.PaymentPayload(x402Version: 2, payload: .init(voucher: voucher), accepted: accepted)
+        return try await post(path, body: body, headers: [X402.paymentSignatureHeader: try X402.encodeHeader(payload)])
+    }
+
+    struct HarnessError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
     /// A counter or gauge from the node's `/metrics` text (0 when absent).
     func metric(_ name: String) async throws -> Double {
         let (_, data) = try await get("metrics")

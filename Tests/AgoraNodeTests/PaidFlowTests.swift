@@ -29,7 +29,7 @@ import Testing
         #expect(
             result.receipt.amount.microUnits == UInt64(result.receipt.inputTokens) + 3
                 * UInt64(result.receipt.outputTokens))
-        #expect(result.settlement?.extensions?.receipt == result.receipt)
+        #expect(result.settlement?.extensions?.agora.receipt == result.receipt)
         #expect(result.receipt.modelHash == SharedEngine.engine.modelHash)
 
         // The node stops before settling; its queue survives on disk.
@@ -54,24 +54,13 @@ import Testing
 
         // The same voucher cannot buy a second job, before or after settlement.
         let replay = X402.PaymentPayload(
-            x402Version: 2, payload: .init(voucher: voucher),
-            accepted: X402.PaymentRequirements(
-                scheme: "upto", network: "agora:agora-node-test", asset: "AGR",
-                amount: String(voucher.maxAmount.microUnits),
-                payTo: harness.nodeKey.address.description, maxTimeoutSeconds: 300,
-                extra: X402.AgoraTerms(
-                    jobId: voucher.jobID, modelHash: voucher.modelHash, inputHash: voucher.inputHash, seed: 0,
-                    chainId: "agora-node-test", pricePerInputToken: .zero, pricePerOutputToken: .zero, promptTokens: 0,
-                    maxOutputTokens: 12, expiry: voucher.expiry)),
-            resource: nil)
-        var body = question
-        body.seed = JobRequest.seed(forJob: voucher.jobID)
+            x402Version: 2, payload: .init(voucher: voucher), accepted: try #require(result.terms), resource: nil)
         let (status, headers, _) = try await harness.post(
             "v1/chat/completions", body: try JSONEncoder().encode(question),
             headers: [X402.paymentSignatureHeader: try X402.encodeHeader(replay)])
         #expect(status == 402)
         let terms = try X402.decodeHeader(X402.PaymentRequired.self, from: try #require(headers["payment-required"]))
-        #expect(terms.error?.contains("already paid") == true)
+        #expect(terms.extensions?.agora?.code == "job_already_paid")
         // After another restart the node still refuses it: the queue remembers the jobs it finished until
         // their vouchers expire (so the node does not read the ledger for the job on every request).
         await harness.stop()
@@ -82,7 +71,7 @@ import Testing
         #expect(again == 402)
         let againTerms = try X402.decodeHeader(
             X402.PaymentRequired.self, from: try #require(againHeaders["payment-required"]))
-        #expect(againTerms.error?.contains("already paid") == true)
+        #expect(againTerms.extensions?.agora?.code == "job_already_paid")
         await harness.stop()
     }
 
@@ -108,50 +97,79 @@ import Testing
         Int(try await harness.metric(name))
     }
 
-    /// With remembered terms, every job after the first pays on its first request: no 402 round trip, the
-    /// receipt still checks out against the voucher, and every job settles.
-    @Test func rememberedTermsPayOnTheFirstRequest() async throws {
+    /// A streamed answer's headers leave before the job runs: `PAYMENT-RESPONSE` says the payment is
+    /// accepted and reserved (no amount, no receipt); the receipt comes in the last event, for the job id the
+    /// header named, and checks out against the voucher and the terms.
+    @Test func aStreamedAnswerSaysThePaymentIsReservedAndEndsWithTheReceipt() async throws {
         let harness = try NodeHarness()
         try await harness.start()
-        let client = NodeClient(
-            baseURL: harness.baseURL, wallet: harness.agent, maxPerJob: Amount(microUnits: 20_000),
-            termsCache: PaymentTermsCache())
-        var jobs: [ClientCompletion] = []
-        for prompt in ["What is the capital of France?", "Name a color.", "Say hello."] {
-            jobs.append(
-                try await client.chat(
-                    ChatCompletionRequest(
-                        messages: [OpenAIMessage(role: "user", content: prompt)], maxTokens: 6, temperature: 0)))
+        var request = ChatCompletionRequest(
+            messages: [OpenAIMessage(role: "user", content: "Name a color.")], maxTokens: 6, temperature: 0)
+        request.stream = true
+        let body = try JSONEncoder().encode(request)
+        let offer = try await harness.terms(for: body)
+        let voucher = harness.voucher(paying: offer)
+        let (status, headers, data) = try await harness.pay(body, voucher: voucher, accepted: offer)
+        #expect(status == 200 && headers["content-type"] == "text/event-stream")
+        let response = try X402.decodeHeader(
+            X402.SettlementResponse.self, from: try #require(headers["payment-response"]))
+        let agora = try #require(response.extensions?.agora)
+        #expect(response.success && response.transaction.isEmpty && response.amount == nil)
+        #expect(agora.status == .reserved && agora.jobId == offer.extra.jobId && agora.receipt == nil)
+        struct Chunk: Decodable {
+            struct Choice: Decodable {
+                struct Delta: Decodable { var content: String? }
+                var delta: Delta
+            }
+            var choices: [Choice]
+            var agora_receipt: JobReceipt?
         }
-        #expect(try await Self.counter("agora_payments_required_total", harness) == 1)
-        #expect(try await Self.counter("agora_payments_accepted_total", harness) == 3)
-        // The later vouchers carry the client's own job ids and its budget as the cap; receipts charge the cost.
-        #expect(Set(jobs.map(\.receipt.jobID)).count == 3)
-        #expect(jobs.dropFirst().allSatisfy { $0.voucher?.maxAmount == Amount(microUnits: 20_000) })
-        #expect(jobs.allSatisfy { $0.receipt.amount < Amount(microUnits: 20_000) })
-        let report = try await harness.service.flushSettlements(to: EmbeddedLedger(harness.ledger))
-        #expect(report.settled == 3)
-        for job in jobs { #expect(try harness.ledger.job(job.receipt.jobID) != nil) }
+        let events = String(decoding: data, as: UTF8.self).components(separatedBy: "\n\n")
+            .filter { $0.hasPrefix("data: {") }
+            .map { try? JSONDecoder().decode(Chunk.self, from: Data($0.dropFirst(6).utf8)) }
+        let chunks = events.compactMap { $0 }
+        #expect(chunks.count == events.count)
+        let text = chunks.flatMap(\.choices).compactMap(\.delta.content).joined()
+        let receipt = try #require(chunks.last?.agora_receipt)
+        #expect(receipt.jobID == agora.jobId)
+        try ReceiptVerifier.verify(receipt, voucher: voucher, terms: offer.extra, output: text)
         await harness.stop()
     }
 
-    /// A remembered-terms voucher the node refuses (here: capped above the payer's deposit) is answered with
-    /// an ordinary 402, and the client completes the job through it.
-    @Test func refusedRememberedTermsFallBackToA402() async throws {
-        let harness = try NodeHarness(deposit: 100_000)
-        try await harness.start()
-        let client = NodeClient(
-            baseURL: harness.baseURL, wallet: harness.agent, maxPerJob: Amount(microUnits: 1_000_000),
-            termsCache: PaymentTermsCache())
-        _ = try await client.chat(question)
-        let second = try await client.chat(question)
-        #expect(second.voucher.map { $0.maxAmount < Amount(microUnits: 100_000) } == true)
-        // One 402 for the first job (no payment), one refusal answered with fresh terms, two accepted vouchers.
-        #expect(try await Self.counter("agora_payments_required_total", harness) == 1)
-        #expect(try await Self.counter("agora_payments_refused_total", harness) == 1)
-        #expect(try await Self.counter("agora_payments_accepted_total", harness) == 2)
-        #expect(try await harness.service.flushSettlements(to: EmbeddedLedger(harness.ledger)).settled == 2)
-        await harness.stop()
+    /// The client checks what the terms and the receipt say, beyond the signature.
+    @Test func theClientRefusesInconsistentTermsAndReceipts() async throws {
+        let key = SigningKey()
+        let payer = SigningKey()
+        let terms = X402.AgoraTerms(
+            jobId: Hash256.random(), modelHash: Hash256.of([1]), inputHash: Hash256.of([2]), seed: 7, chainId: "c",
+            pricePerInputToken: Amount(microUnits: 1), pricePerOutputToken: Amount(microUnits: 3), promptTokens: 10,
+            maxOutputTokens: 5, expiry: 100)
+        let voucher = Voucher(
+            chainID: "c", payer: payer.publicKey, payee: key.publicKey, jobID: terms.jobId, modelHash: terms.modelHash,
+            inputHash: terms.inputHash, maxAmount: Amount(microUnits: 25), expiry: 100
+        ).signed(by: payer)
+        let honest = JobReceipt(
+            chainID: "c", jobID: terms.jobId, node: key.publicKey, payer: payer.publicKey, modelHash: terms.modelHash,
+            inputHash: terms.inputHash, outputHash: ReceiptVerifier.outputHash("blue"), inputTokens: 10,
+            outputTokens: 2, amount: Amount(microUnits: 16), seed: 7, engineVersion: "e", timestamp: 1)
+        try ReceiptVerifier.verify(honest.signed(by: key), voucher: voucher, terms: terms, output: "blue")
+        func refused(_ edit: (inout JobReceipt) -> Void) -> ReceiptVerifier.Failure? {
+            var receipt = honest
+            edit(&receipt)
+            do {
+                try ReceiptVerifier.verify(receipt.signed(by: key), voucher: voucher, terms: terms, output: "blue")
+                return nil
+            } catch { return error }
+        }
+        // Charged the cap (25) for 2 output tokens, which cost 16.
+        #expect(
+            refused { $0.amount = Amount(microUnits: 25) }
+                == .overcharged(amount: Amount(microUnits: 25), cost: Amount(microUnits: 16)))
+        #expect(refused { $0.seed = 8 } == .fieldMismatch(field: "seed"))
+        #expect(refused { $0.payer = key.publicKey } == .fieldMismatch(field: "payer"))
+        #expect(refused { $0.chainID = "d" } == .fieldMismatch(field: "chainId"))
+        #expect(refused { $0.inputTokens = 9 } == .fieldMismatch(field: "inputTokens"))
+        #expect(refused { $0.outputTokens = 6 } == .fieldMismatch(field: "outputTokens"))
     }
 
     @Test func aClientRefusesTermsAboveItsBudget() async throws {

@@ -1,0 +1,118 @@
+"""Pays a real Agora node through the official x402 SDK (and once without it), checking every receipt.
+
+Needs a running paid node: AGORA_NODE_URL (its base URL), AGORA_AGENT_SEED (hex seed of a funded payer) and
+AGORA_RECEIPT_LOG (where the receipts are logged). The Swift test X402ClientTests starts one and runs this.
+"""
+import base64
+import json
+import os
+import unittest
+import urllib.request
+
+NODE = os.environ.get("AGORA_NODE_URL")
+SEED = os.environ.get("AGORA_AGENT_SEED")
+LOG = os.environ.get("AGORA_RECEIPT_LOG")
+
+try:
+    import x402  # noqa: F401
+    HAVE_SDK = True
+except ImportError:
+    HAVE_SDK = False
+
+
+@unittest.skipUnless(NODE and SEED and LOG, "no node to pay: AGORA_NODE_URL, AGORA_AGENT_SEED, AGORA_RECEIPT_LOG unset")
+@unittest.skipUnless(HAVE_SDK, "the official x402 SDK is not installed (pip install x402)")
+class PaidNodeTests(unittest.TestCase):
+    def setUp(self):
+        from agora_x402 import AgoraPayer, ReceiptLog, Wallet
+
+        self.wallet = Wallet(bytes.fromhex(SEED))
+        self.log = ReceiptLog(LOG)
+        self.payer = AgoraPayer(self.wallet, budget=50_000, receipt_log=self.log, use_sdk=True)
+        self.assertTrue(self.payer.uses_sdk)
+
+    def question(self, **extra):
+        return {"messages": [{"role": "user", "content": "What is the capital of France?"}], "max_tokens": 8,
+                "temperature": 0, **extra}
+
+    def assert_paid(self, answer, status):
+        self.assertTrue(answer.text)
+        self.assertEqual(answer.receipt["payer"], self.wallet.address)
+        self.assertEqual(answer.receipt["jobId"], answer.voucher["jobId"])
+        self.assertEqual(answer.receipt["jobId"], answer.terms["extra"]["jobId"])
+        self.assertLessEqual(answer.receipt["amount"], int(answer.terms["amount"]))
+        agora = answer.settlement["extensions"]["agora"]
+        self.assertEqual(agora["status"], status)
+        self.assertEqual(answer.settlement["transaction"], "")
+        logged = [entry for entry in self.log.entries() if entry["receipt"]["jobId"] == answer.receipt["jobId"]]
+        self.assertEqual(len(logged), 1)
+
+    def test_chat(self):
+        answer = self.payer.chat(NODE, self.question())
+        self.assert_paid(answer, "pending")
+        self.assertEqual(answer.settlement["extensions"]["agora"]["receipt"], answer.receipt)
+        self.assertEqual(answer.settlement["amount"], str(answer.receipt["amount"]))
+        self.assertEqual(answer.usage["completion_tokens"], answer.receipt["outputTokens"])
+
+    def test_streamed_chat(self):
+        pieces = []
+        answer = self.payer.chat(NODE, self.question(stream=True), on_text=pieces.append)
+        self.assert_paid(answer, "reserved")
+        self.assertGreater(len(pieces), 1)
+        self.assertEqual("".join(pieces), answer.text)
+
+    def test_completion(self):
+        answer = self.payer.complete(NODE, {"prompt": "The capital of France is", "max_tokens": 6, "temperature": 0})
+        self.assert_paid(answer, "pending")
+
+    def test_streamed_completion_with_the_node_choosing_the_seed(self):
+        answer = self.payer.complete(NODE, {"prompt": "Once upon a time", "max_tokens": 6, "stream": True})
+        self.assert_paid(answer, "reserved")
+        self.assertEqual(answer.receipt["seed"], int.from_bytes(bytes.fromhex(answer.receipt["jobId"])[:8], "big"))
+
+    def test_the_plain_function_pays_without_the_sdk(self):
+        from agora_x402 import pay
+
+        answer = pay(NODE, "/v1/chat/completions", self.question(), self.wallet, 50_000, receipt_log=self.log)
+        self.assert_paid(answer, "pending")
+
+    def test_terms_above_the_budget_are_not_signed(self):
+        from agora_x402 import AgoraPayer, TermsRefused
+
+        stingy = AgoraPayer(self.wallet, budget=1, receipt_log=self.log, use_sdk=True)
+        with self.assertRaises(Exception) as caught:
+            stingy.chat(NODE, self.question())
+        # The SDK may wrap the scheme's exception; the refusal is in the chain.
+        error = caught.exception
+        while not isinstance(error, TermsRefused) and error.__cause__ is not None:
+            error = error.__cause__
+        self.assertIsInstance(error, TermsRefused, repr(caught.exception))
+        self.assertEqual(error.code, "over_budget")
+
+    def test_an_edited_offer_is_refused_with_its_code(self):
+        from agora_x402 import AgoraPayer, PaymentRefused
+
+        payer = AgoraPayer(self.wallet, budget=50_000, receipt_log=self.log, use_sdk=False)
+        original = payer._payment_signature
+
+        def edited(header):
+            payload = json.loads(base64.b64decode(original(header)))
+            payload["accepted"]["maxTimeoutSeconds"] += 1
+            return base64.b64encode(json.dumps(payload).encode()).decode()
+
+        payer._payment_signature = edited
+        with self.assertRaises(PaymentRefused) as caught:
+            payer.chat(NODE, self.question())
+        self.assertEqual(caught.exception.code, "accepted_mismatch")
+        self.assertEqual(caught.exception.field, "accepted.maxTimeoutSeconds")
+        self.assertTrue(caught.exception.terms["accepts"])
+
+    def test_models_advertise_camel_case_terms(self):
+        with urllib.request.urlopen(NODE + "/v1/models") as response:
+            entry = json.load(response)["data"][0]["agora"]
+        self.assertIn("modelHash", entry)
+        self.assertIn("publicKey", entry["hpke"])
+
+
+if __name__ == "__main__":
+    unittest.main()
