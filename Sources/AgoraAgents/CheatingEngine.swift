@@ -25,6 +25,10 @@ public struct CheatingEngine: CompletionEngine {
 
     public func promptTokenCount(_ request: JobRequest) throws -> Int { try honest.promptTokenCount(request) }
 
+    public func memoryReservation(promptTokens: Int, maxTokens: Int) -> Int {
+        honest.memoryReservation(promptTokens: promptTokens, maxTokens: maxTokens)
+    }
+
     /// Whether this job is one the engine cheats on.
     public func cheats(on request: JobRequest) -> Bool {
         var writer = CanonicalWriter()

@@ -4,8 +4,8 @@ import AgoraWire
 import Foundation
 
 /// The node's engine: a GGUF model loaded once (memory-mapped) with `AgoraInference`, named by the SHA-256 of
-/// its file. Jobs run one at a time on the engine (it serializes them), each from an empty KV cache, so a
-/// job's output never depends on what else the node is serving.
+/// its file. Concurrent jobs share the engine's forward passes (continuous batching), each with its own KV
+/// cache and sampler, so a job's output never depends on what else the node is serving.
 public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable {
     public let engine: InferenceEngine
     public let modelName: String
@@ -15,9 +15,13 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
 
     /// - Parameter verifiedHash: the file's SHA-256 when the caller has just checked it (the model store
     ///   verifies the default model against its known hash): the file is then not read a second time.
-    public init(modelURL: URL, threads: Int, chatTemplate: String? = nil, verifiedHash: Hash256? = nil) throws {
+    /// - Parameter maxSequences: jobs that share each forward pass; more wait for a place.
+    public init(
+        modelURL: URL, threads: Int, maxSequences: Int = 16, chatTemplate: String? = nil, verifiedHash: Hash256? = nil
+    ) throws {
         engine = try InferenceEngine(
-            modelURL: modelURL, options: EngineOptions(threads: max(1, threads), chatTemplate: chatTemplate))
+            modelURL: modelURL,
+            options: EngineOptions(threads: max(1, threads), maxSequences: maxSequences, chatTemplate: chatTemplate))
         modelHash = try verifiedHash ?? FileSHA256.digest(of: modelURL)
         modelName = Self.modelName(for: modelURL)
     }
@@ -44,17 +48,43 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         try engine.promptTokens(for: generationRequest(request).input).count
     }
 
+    public func memoryReservation(promptTokens: Int, maxTokens: Int) -> Int {
+        (promptTokens + maxTokens) * engine.kvBytesPerPosition
+    }
+
+    public func start(
+        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool,
+        onText: @escaping @Sendable (String) -> Void,
+        onFinish: @escaping @Sendable (Result<CompletionOutcome, any Error>) -> Void
+    ) {
+        let generation = generationRequest(request)
+        let prompt: [Int32]
+        do { prompt = try engine.promptTokens(for: generation.input) } catch {
+            onFinish(.failure(error))
+            return
+        }
+        engine.start(
+            promptTokens: prompt, request: generation, shouldStop: shouldStop, onChunk: { onText($0.text) },
+            onFinish: { result in onFinish(result.mapError { $0 as any Error }.flatMap(Self.outcome)) })
+    }
+
     public func complete(
         _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onText: @Sendable (String) -> Void
     ) throws -> CompletionOutcome {
         let result = try engine.generate(generationRequest(request), shouldStop: shouldStop) { chunk in
             onText(chunk.text)
         }
+        return try Self.outcome(result).get()
+    }
+
+    /// A finished generation as a job's outcome; a cancelled one is no job's output.
+    private static func outcome(_ result: GenerationResult) -> Result<CompletionOutcome, any Error> {
         if result.finishReason == .cancelled {
-            throw CompletionCancelled(completionTokens: result.completionTokenCount)
+            return .failure(CompletionCancelled(completionTokens: result.completionTokenCount))
         }
-        return CompletionOutcome(
-            text: result.text, promptTokens: result.promptTokenCount, completionTokens: result.completionTokenCount,
-            finishReason: result.finishReason.rawValue)
+        return .success(
+            CompletionOutcome(
+                text: result.text, promptTokens: result.promptTokenCount,
+                completionTokens: result.completionTokenCount, finishReason: result.finishReason.rawValue))
     }
 }

@@ -16,6 +16,9 @@ public enum NodeError: Error, Sendable {
     /// The ledger could not be asked about the voucher: retry (503).
     case ledgerUnavailable(PaymentError)
     case overloaded
+    /// The job's KV cache (prompt + max tokens) is larger than the node's whole memory budget: it could
+    /// never run here.
+    case exceedsMemoryBudget(bytes: Int, budget: Int)
     case inferenceFailed(String)
     /// The client went away before the job finished; nothing was charged.
     case cancelled
@@ -23,7 +26,7 @@ public enum NodeError: Error, Sendable {
     public var status: Int {
         switch self {
         case .bodyTooLarge: return 413
-        case .encryption, .invalidPrompt, .contextLengthExceeded: return 400
+        case .encryption, .invalidPrompt, .contextLengthExceeded, .exceedsMemoryBudget: return 400
         case .invalidRequest(let error): return error.code == "model_not_found" ? 404 : 400
         case .paymentRequired: return 402
         case .ledgerUnavailable, .overloaded: return 503
@@ -34,7 +37,7 @@ public enum NodeError: Error, Sendable {
 
     public var type: String {
         switch self {
-        case .bodyTooLarge, .encryption, .invalidRequest, .invalidPrompt, .contextLengthExceeded:
+        case .bodyTooLarge, .encryption, .invalidRequest, .invalidPrompt, .contextLengthExceeded, .exceedsMemoryBudget:
             return "invalid_request_error"
         case .paymentRequired: return "payment_error"
         case .ledgerUnavailable, .overloaded, .inferenceFailed, .cancelled: return "server_error"
@@ -51,6 +54,7 @@ public enum NodeError: Error, Sendable {
         case .paymentRequired(_, let reason): return reason?.code ?? "payment_required"
         case .ledgerUnavailable(let error): return error.code
         case .overloaded: return "overloaded"
+        case .exceedsMemoryBudget: return "exceeds_memory_budget"
         case .inferenceFailed: return "inference_failed"
         case .cancelled: return "cancelled"
         }
@@ -67,6 +71,9 @@ public enum NodeError: Error, Sendable {
         case .paymentRequired(_, let reason): return reason?.description ?? "payment required"
         case .ledgerUnavailable(let error): return error.description
         case .overloaded: return "the node is busy; retry shortly"
+        case .exceedsMemoryBudget(let bytes, let budget):
+            return
+                "the job needs \(bytes / (1 << 20)) MiB of KV cache (prompt + max_tokens), more than this node's whole budget of \(budget / (1 << 20)) MiB; lower max_tokens"
         case .inferenceFailed(let why): return "inference failed: \(why)"
         case .cancelled: return "the request was cancelled before the job finished; nothing was charged"
         }
@@ -75,7 +82,7 @@ public enum NodeError: Error, Sendable {
     var param: String? {
         switch self {
         case .invalidRequest(let error): return error.param
-        case .contextLengthExceeded: return "max_tokens"
+        case .contextLengthExceeded, .exceedsMemoryBudget: return "max_tokens"
         default: return nil
         }
     }

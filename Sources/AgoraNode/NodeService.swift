@@ -35,17 +35,21 @@ public final class NodeService: Sendable {
         public var free: Bool
         public var limits: RequestLimits
         public var maxBodyBytes: Int
+        /// Jobs running at once (sharing the engine's forward passes).
         public var concurrency: Int
+        /// Bytes of KV cache the running jobs may hold together (`--kv-budget`).
+        public var memoryBudget: Int
         public var queueLimit: Int
 
         public init(
             free: Bool = false, limits: RequestLimits = RequestLimits(), maxBodyBytes: Int = 1 << 20,
-            concurrency: Int = 1, queueLimit: Int = 16
+            concurrency: Int = 16, memoryBudget: Int = 2 << 30, queueLimit: Int = 16
         ) {
             self.free = free
             self.limits = limits
             self.maxBodyBytes = maxBodyBytes
             self.concurrency = concurrency
+            self.memoryBudget = memoryBudget
             self.queueLimit = queueLimit
         }
     }
@@ -77,7 +81,9 @@ public final class NodeService: Sendable {
         self.gate = configuration.free ? nil : gate
         self.settlements = settlements
         self.chainID = gate?.ledger.chainID
-        self.admission = AdmissionControl(concurrency: configuration.concurrency, queueLimit: configuration.queueLimit)
+        self.admission = AdmissionControl(
+            concurrency: configuration.concurrency, memoryBudget: configuration.memoryBudget,
+            queueLimit: configuration.queueLimit)
         self.encryptionKey = BodyEncryption.nodeKey(for: key)
         if let settlements, let gate, let pending = try? settlements.pending() {
             for item in pending {
@@ -201,10 +207,12 @@ public final class NodeService: Sendable {
             let voucher = try await pay(
                 payload, refusal: refusal, endpoint: endpoint, body: body, job: job, jobID: jobID,
                 promptTokens: promptTokens, resource: resource, now: now)
-            try await admit(voucher)
+            let memory = engine.memoryReservation(promptTokens: promptTokens, maxTokens: job.maxTokens)
+            try await admit(voucher, memory: memory)
             let context = JobContext(
                 endpoint: endpoint, jobID: jobID, job: job, voucher: voucher, promptTokens: promptTokens,
-                created: Int(now), responseID: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + jobID.short)
+                memory: memory, created: Int(now), responseID: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + jobID.short
+            )
             return stream ? streamed(context) : await buffered(context)
         } catch {
             return refused(error)
@@ -214,7 +222,7 @@ public final class NodeService: Sendable {
     /// Counts a refusal by kind and renders it.
     private func refused(_ error: NodeError) -> NodeReply {
         switch error {
-        case .bodyTooLarge, .encryption, .invalidRequest, .invalidPrompt, .contextLengthExceeded:
+        case .bodyTooLarge, .encryption, .invalidRequest, .invalidPrompt, .contextLengthExceeded, .exceedsMemoryBudget:
             metrics.refusedInvalid.increment()
         case .paymentRequired(_, let reason):
             if reason == nil { metrics.paymentsRequired.increment() } else { metrics.paymentsRefused.increment() }
@@ -246,6 +254,11 @@ public final class NodeService: Sendable {
         guard promptTokens + job.maxTokens <= engine.contextLength else {
             throw .contextLengthExceeded(
                 promptTokens: promptTokens, maxTokens: job.maxTokens, contextLength: engine.contextLength)
+        }
+        // A job larger than the whole memory budget could never run: refused before anyone pays for it.
+        let memory = engine.memoryReservation(promptTokens: promptTokens, maxTokens: job.maxTokens)
+        guard admission.fitsAtAll(memory) else {
+            throw .exceedsMemoryBudget(bytes: memory, budget: admission.memoryBudget)
         }
         return (job, stream, promptTokens)
     }
@@ -283,8 +296,8 @@ public final class NodeService: Sendable {
     }
 
     /// Stage 4: a place in the bounded queue; a refused job's reservation is released.
-    private func admit(_ voucher: Voucher?) async throws(NodeError) {
-        do { try await admission.enter() } catch {
+    private func admit(_ voucher: Voucher?, memory: Int) async throws(NodeError) {
+        do { try await admission.enter(bytes: memory) } catch {
             if let voucher { gate?.adjust(job: voucher.jobID, to: nil) }
             throw .overloaded
         }
@@ -296,6 +309,8 @@ public final class NodeService: Sendable {
         var job: JobRequest
         var voucher: Voucher?
         var promptTokens: Int
+        /// Bytes of KV cache the job holds while it runs.
+        var memory: Int
         var created: Int
         var responseID: String
     }
@@ -395,17 +410,14 @@ public final class NodeService: Sendable {
         let stop = StopFlag()
         let result: Result<CompletionOutcome, any Error> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                DispatchQueue.global(qos: .userInitiated).async {
-                    continuation.resume(
-                        returning: Result {
-                            try engine.complete(context.job, shouldStop: { stop.isSet }, onText: { _ in })
-                        })
-                }
+                engine.start(
+                    context.job, shouldStop: { stop.isSet }, onText: { _ in },
+                    onFinish: { continuation.resume(returning: $0) })
             }
         } onCancel: {
             stop.set()
         }
-        await admission.leave()
+        await admission.leave(bytes: context.memory)
         do {
             let outcome = try result.get()
             recordSpeed(outcome, since: started)
@@ -453,42 +465,42 @@ public final class NodeService: Sendable {
         if context.endpoint == .chat {
             continuation.yield(writer.chunk(.init(delta: .init(role: "assistant", content: ""))))
         }
-        DispatchQueue.global(qos: .userInitiated).async {
-            let started = Date()
-            let result = Result {
-                try engine.complete(context.job, shouldStop: { stop.isSet }) { piece in
-                    guard !piece.isEmpty else { return }
-                    continuation.yield(
+        let started = Date()
+        let onText: @Sendable (String) -> Void = { piece in
+            guard !piece.isEmpty else { return }
+            continuation.yield(
+                context.endpoint == .chat
+                    ? writer.chunk(.init(delta: .init(content: piece))) : writer.chunk(.init(text: piece)))
+        }
+        engine.start(context.job, shouldStop: { stop.isSet }, onText: onText) { result in
+            // The slot is free as soon as the engine is; the receipt and the settlement's SQLite write go to a
+            // GCD thread, off the cooperative pool and off the engine's batch thread.
+            Task { await self.admission.leave(bytes: context.memory) }
+            DispatchQueue.global(qos: .userInitiated).async {
+                do {
+                    let outcome = try result.get()
+                    self.recordSpeed(outcome, since: started)
+                    let (receipt, _) = try self.finish(context, outcome: outcome)
+                    let usage = Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens)
+                    let final: CompletionResponses.ChunkChoice =
                         context.endpoint == .chat
-                            ? writer.chunk(.init(delta: .init(content: piece))) : writer.chunk(.init(text: piece)))
+                        ? .init(delta: .init(), finishReason: outcome.finishReason)
+                        : .init(text: "", finishReason: outcome.finishReason)
+                    continuation.yield(writer.chunk(final, usage: usage, receipt: receipt))
+                } catch is CompletionCancelled {
+                    // Not charged: the reservation is dropped and no receipt exists (see `CompletionCancelled`).
+                    if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
+                    self.metrics.cancelled.increment()
+                } catch {
+                    if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
+                    let body = CompletionResponses.json(
+                        OpenAIErrorBody(
+                            message: "inference failed: \(error)", type: "server_error", code: "inference_failed"))
+                    continuation.yield(Data("data: ".utf8) + body + Data("\n\n".utf8))
                 }
+                continuation.yield(Data("data: [DONE]\n\n".utf8))
+                continuation.finish()
             }
-            // The slot is free as soon as the engine is; the receipt and the settlement's SQLite write stay on
-            // this GCD thread, off the cooperative pool.
-            Task { await self.admission.leave() }
-            do {
-                let outcome = try result.get()
-                self.recordSpeed(outcome, since: started)
-                let (receipt, _) = try self.finish(context, outcome: outcome)
-                let usage = Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens)
-                let final: CompletionResponses.ChunkChoice =
-                    context.endpoint == .chat
-                    ? .init(delta: .init(), finishReason: outcome.finishReason)
-                    : .init(text: "", finishReason: outcome.finishReason)
-                continuation.yield(writer.chunk(final, usage: usage, receipt: receipt))
-            } catch is CompletionCancelled {
-                // Not charged: the reservation is dropped and no receipt exists (see `CompletionCancelled`).
-                if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
-                self.metrics.cancelled.increment()
-            } catch {
-                if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
-                let body = CompletionResponses.json(
-                    OpenAIErrorBody(
-                        message: "inference failed: \(error)", type: "server_error", code: "inference_failed"))
-                continuation.yield(Data("data: ".utf8) + body + Data("\n\n".utf8))
-            }
-            continuation.yield(Data("data: [DONE]\n\n".utf8))
-            continuation.finish()
         }
         var headers = ["Content-Type": "text/event-stream", "Cache-Control": "no-cache"]
         // The headers leave before the job runs: they can only say the payment is accepted and reserved.

@@ -30,14 +30,37 @@ public protocol CompletionEngine: Sendable {
     /// Prompt tokens of a request after the chat template (what the price of the input is computed from).
     func promptTokenCount(_ request: JobRequest) throws -> Int
 
+    /// Bytes of memory a job holds while it runs (its KV cache): what a node's memory budget admits by.
+    func memoryReservation(promptTokens: Int, maxTokens: Int) -> Int
+
     /// Runs the job, calling `onText` with each piece of decoded text as it is generated. `shouldStop` is
     /// polled between tokens; when it turns true the job ends early with `CompletionCancelled`.
     func complete(
         _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onText: @Sendable (String) -> Void
     ) throws -> CompletionOutcome
+
+    /// Starts the job without blocking the caller: `onText` as in `complete`, then `onFinish` once with the
+    /// outcome or the error. Both may run on an engine thread and must return quickly.
+    func start(
+        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool,
+        onText: @escaping @Sendable (String) -> Void,
+        onFinish: @escaping @Sendable (Result<CompletionOutcome, any Error>) -> Void)
 }
 
 extension CompletionEngine {
+    /// Runs the blocking `complete` on a thread of its own (engines without a scheduler of their own).
+    public func start(
+        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool,
+        onText: @escaping @Sendable (String) -> Void,
+        onFinish: @escaping @Sendable (Result<CompletionOutcome, any Error>) -> Void
+    ) {
+        let thread = Thread {
+            onFinish(Result { try complete(request, shouldStop: shouldStop, onText: onText) })
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
     /// Runs the job to its end.
     public func complete(_ request: JobRequest, onText: @Sendable (String) -> Void) throws -> CompletionOutcome {
         try complete(request, shouldStop: { false }, onText: onText)

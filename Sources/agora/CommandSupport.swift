@@ -74,6 +74,24 @@ func parseAmount(_ text: String) throws -> Amount {
     do { return try Amount(parsing: text) } catch { throw ValidationError("\(error)") }
 }
 
+/// Parses a size in bytes: a whole number with an optional unit, `K`/`KiB`, `M`/`MiB`, `G`/`GiB` (powers of
+/// 1024) or `KB`/`MB`/`GB` (powers of 1000), e.g. `512MiB`, `2G`, `1500000000`.
+func parseByteSize(_ text: String, option: String) throws -> Int {
+    let trimmed = text.trimmingCharacters(in: .whitespaces)
+    let digits = trimmed.prefix { $0.isASCII && $0.isNumber }
+    let units: [String: Int] = [
+        "": 1, "B": 1, "K": 1 << 10, "KIB": 1 << 10, "M": 1 << 20, "MIB": 1 << 20, "G": 1 << 30, "GIB": 1 << 30,
+        "KB": 1000, "MB": 1_000_000, "GB": 1_000_000_000,
+    ]
+    let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces).uppercased()
+    guard let number = Int(digits), let scale = units[unit] else {
+        throw ValidationError("\(option) must be a size such as 512MiB or 2GiB, not '\(text)'")
+    }
+    let (bytes, overflow) = number.multipliedReportingOverflow(by: scale)
+    guard !overflow else { throw ValidationError("\(option) is too large: '\(text)'") }
+    return bytes
+}
+
 /// Parses a 64-hex-digit hash argument.
 func parseHash(_ text: String, what: String) throws -> Hash256 {
     guard let hash = Hash256(hex: text) else { throw ValidationError("\(what) must be 64 hex digits") }

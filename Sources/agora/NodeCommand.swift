@@ -31,8 +31,14 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Price per output token.") var priceOut: String = "2u"
     @Option(help: "Largest accepted request body, in bytes.") var maxBody: Int = 1 << 20
     @Option(help: "Largest max_tokens accepted.") var maxTokens: Int = 512
-    @Option(help: "Jobs run at once.") var concurrency: Int = 1
-    @Option(help: "Jobs allowed to wait; beyond that the node answers 503.") var queue: Int = 16
+    @Option(help: "Jobs that share each forward pass (continuous batching); more wait in the queue.")
+    var concurrency: Int = 16
+    @Option(
+        help:
+            "Memory the running jobs' KV caches may hold together (each holds prompt + max_tokens positions), e.g. 512MiB or 4GiB; 'auto' is a quarter of RAM, at most 2 GiB. Jobs that do not fit wait in the queue."
+    )
+    var kvBudget: String = "auto"
+    @Option(help: "Jobs allowed to wait; beyond that the node answers 503 with Retry-After.") var queue: Int = 16
     @Option(help: "Engine threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(
         help:
@@ -59,8 +65,14 @@ struct NodeCommand: AsyncParsableCommand {
         let nodeKey = try KeyFileStore.load(keyURL)
         let (modelURL, verifiedHash) = try EngineCommandSupport.model(model)
         printError("loading \(modelURL.lastPathComponent)…")
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        let memoryBudget =
+            kvBudget == "auto"
+            ? Int(min(ProcessInfo.processInfo.physicalMemory / 4, 2 << 30))
+            : try parseByteSize(kvBudget, option: "--kv-budget")
         let engine = try LocalCompletionEngine(
-            modelURL: modelURL, threads: threads, chatTemplate: chatTemplate, verifiedHash: verifiedHash)
+            modelURL: modelURL, threads: threads, maxSequences: concurrency, chatTemplate: chatTemplate,
+            verifiedHash: verifiedHash)
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
 
         let modelEngine: any CompletionEngine =
@@ -91,7 +103,7 @@ struct NodeCommand: AsyncParsableCommand {
         }
         let configuration = NodeService.Configuration(
             free: free, limits: RequestLimits(maxTokens: maxTokens), maxBodyBytes: maxBody, concurrency: concurrency,
-            queueLimit: queue)
+            memoryBudget: memoryBudget, queueLimit: queue)
         // Restoring pending settlements and the finished-job index reads SQLite: off the cooperative pool.
         let service = try await offCooperativePool { [gate, settlements] in
             NodeService(

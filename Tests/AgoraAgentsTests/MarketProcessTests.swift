@@ -121,7 +121,7 @@ import Testing
         ])
         defer { server.signal(SIGKILL) }
         let url = try await server.announcedURL("serving on")
-        let ledger = try await RemoteLedger.connect(to: url)
+        let ledger = try await RemoteLedger.connect(to: url, timeout: 600)
         let state = chain.root.appendingPathComponent("node-state").path
         func startNode(settleEvery: String) throws -> AgoraProcess {
             try AgoraProcess([

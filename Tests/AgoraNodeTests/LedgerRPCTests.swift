@@ -19,7 +19,7 @@ import Testing
         let server = try await RunningNodeServer.start(
             LedgerRPCServer(ledger: harness.ledger, port: 0, blockInterval: .milliseconds(20)))
         defer { Task { await server.stop() } }
-        let remote = try await RemoteLedger.connect(to: server.baseURL)
+        let remote = try await RemoteLedger.connect(to: server.baseURL, timeout: 600)
         #expect(remote.chainID == harness.ledger.chainID)
         #expect(remote.parameters == harness.ledger.parameters)
         let agent = harness.agent
@@ -100,7 +100,7 @@ import Testing
         let server = try await RunningNodeServer.start(
             LedgerRPCServer(ledger: ledger, port: 0, blockInterval: .milliseconds(20)))
         defer { Task { await server.stop() } }
-        let remote = try await RemoteLedger.connect(to: server.baseURL)
+        let remote = try await RemoteLedger.connect(to: server.baseURL, timeout: 600)
         let embedded = EmbeddedLedger(ledger)
 
         var seen: [PublicKey] = []
@@ -181,7 +181,7 @@ import Testing
         let server = try await RunningNodeServer.start(
             LedgerRPCServer(ledger: harness.ledger, port: 0, blockInterval: .milliseconds(20)))
         defer { Task { await server.stop() } }
-        let remote = try await RemoteLedger.connect(to: server.baseURL)
+        let remote = try await RemoteLedger.connect(to: server.baseURL, timeout: 600)
         let local = try ChainVerifier(directory: harness.ledger.directory).verify()
         let downloaded = try await ChainDownload(source: remote, expectedGenesis: harness.ledger.genesis.hash).verify()
         #expect(downloaded.headHash == local.headHash && downloaded.stateRoot == local.stateRoot)
@@ -196,7 +196,7 @@ import Testing
         let server = try await RunningNodeServer.start(
             LedgerRPCServer(ledger: harness.ledger, port: 0, blockInterval: .milliseconds(20)))
         defer { Task { await server.stop() } }
-        let remote = try await RemoteLedger.connect(to: server.baseURL)
+        let remote = try await RemoteLedger.connect(to: server.baseURL, timeout: 600)
         let directory = harness.directory
         let service = NodeService(
             engine: SharedEngine.engine, key: harness.nodeKey, configuration: .init(),
@@ -216,7 +216,8 @@ import Testing
         #expect(settlement.success && settlement.transaction.isEmpty)
         #expect(settlement.amount == String(result.receipt.amount.microUnits))
         #expect(agora.status == .pending && agora.jobId == result.receipt.jobID && agora.receipt == result.receipt)
-        let lookup = try await RemoteLedger.connect(to: try #require(agora.ledger.flatMap(URL.init(string:))))
+        let lookup = try await RemoteLedger.connect(
+            to: try #require(agora.ledger.flatMap(URL.init(string:))), timeout: 600)
         #expect(try await lookup.job(agora.jobId) == nil)
         let report = try await service.flushSettlements(to: remote)
         #expect(report.settled == 1 && report.refused.isEmpty)
@@ -266,7 +267,7 @@ import Testing
         request.httpBody = body
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let (data, response) = try await TestHTTP.session.data(for: request)
         let http = response as! HTTPURLResponse
         var fields: [String: String] = [:]
         for (name, value) in http.allHeaderFields {
@@ -277,7 +278,7 @@ import Testing
 
     /// A GET of `path` as written (query string included).
     static func get(_ base: URL, _ path: String) async throws -> (Data, Int) {
-        let (data, response) = try await URLSession.shared.data(from: URL(string: base.absoluteString + "/" + path)!)
+        let (data, response) = try await TestHTTP.session.data(from: URL(string: base.absoluteString + "/" + path)!)
         return (data, (response as! HTTPURLResponse).statusCode)
     }
 }

@@ -22,6 +22,17 @@ enum SharedEngine {
     }()
 }
 
+/// The tests' HTTP client. Not `URLSession.shared`: its 60 s request timeout and six connections per host
+/// fail a test whose server is merely slow while the suite's compute-bound tests hold both cores.
+enum TestHTTP {
+    static let session: URLSession = {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = 600
+        configuration.httpMaximumConnectionsPerHost = 64
+        return URLSession(configuration: configuration)
+    }()
+}
+
 /// A running node on a loopback port, with a real ledger in a temporary directory.
 final class NodeHarness: @unchecked Sendable {
     let ledger: Ledger
@@ -83,7 +94,7 @@ final class NodeHarness: @unchecked Sendable {
         request.httpBody = body
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let (data, response) = try await TestHTTP.session.data(for: request)
         let http = response as! HTTPURLResponse
         var fields: [String: String] = [:]
         for (name, value) in http.allHeaderFields {
@@ -131,7 +142,7 @@ final class NodeHarness: @unchecked Sendable {
     }
 
     func get(_ path: String) async throws -> (Int, Data) {
-        let (data, response) = try await URLSession.shared.data(from: baseURL.appendingPathComponent(path))
+        let (data, response) = try await TestHTTP.session.data(from: baseURL.appendingPathComponent(path))
         return ((response as! HTTPURLResponse).statusCode, data)
     }
 

@@ -7,14 +7,17 @@ public struct EngineOptions: Sendable, Equatable {
     public var contextLength: Int?
     /// Prompt tokens per forward pass (matrix × matrix).
     public var batchSize: Int
+    /// Requests that share each forward pass (continuous batching); more wait their turn.
+    public var maxSequences: Int
     public var kernelPath: KernelPath
     /// A chat format to use instead of the one recognised in the model's metadata (`--chat-template NAME`).
     public var chatTemplate: String?
 
     public init(
-        threads: Int = 2, contextLength: Int? = nil, batchSize: Int = 64, kernelPath: KernelPath = .current,
-        chatTemplate: String? = nil
+        threads: Int = 2, contextLength: Int? = nil, batchSize: Int = 64, maxSequences: Int = 16,
+        kernelPath: KernelPath = .current, chatTemplate: String? = nil
     ) {
+        self.maxSequences = max(1, maxSequences)
         self.chatTemplate = chatTemplate
         self.threads = max(1, threads)
         self.contextLength = contextLength

@@ -7,6 +7,8 @@ public enum GenerationError: Error, Sendable, Equatable, CustomStringConvertible
     /// The model has no chat template, so `messages` input cannot be rendered.
     case noChatTemplate
     case inference(InferenceError)
+    /// The engine shut down before the request ran.
+    case engineStopped
 
     public var description: String {
         switch self {
@@ -16,6 +18,7 @@ public enum GenerationError: Error, Sendable, Equatable, CustomStringConvertible
         case .invalidParameters(let reason): "invalid parameters: \(reason)"
         case .noChatTemplate: "the model has no chat template"
         case .inference(let error): error.description
+        case .engineStopped: "the engine shut down before the request ran"
         }
     }
 }

@@ -22,6 +22,7 @@ final class ForwardScratch: @unchecked Sendable {
     let scores: FloatBuffer
     /// Per thread, the 32 partial sums of each of a head's dimensions (llama.cpp's lane order).
     let attentionLanes: FloatBuffer
+    /// [logit rows][vocabulary]
     let logits: FloatBuffer
     /// Quantized activations for the widest projection input.
     let quantized: UnsafeMutableRawPointer
@@ -32,7 +33,8 @@ final class ForwardScratch: @unchecked Sendable {
     let halves: UnsafeMutableRawPointer
     let halfStride: Int
 
-    init(hyper: LlamaHyperparameters, batch: Int, context: Int, threads: Int) {
+    /// - Parameter logitRows: how many sequences of one pass can want logits (one row of the vocabulary each).
+    init(hyper: LlamaHyperparameters, batch: Int, logitRows: Int = 1, context: Int, threads: Int) {
         self.batch = batch
         let d = hyper.embeddingLength
         let q = hyper.headCount * hyper.headDim
@@ -47,7 +49,7 @@ final class ForwardScratch: @unchecked Sendable {
         hidden = FloatBuffer(count: batch * f)
         scores = FloatBuffer(count: threads * (context + 8))
         attentionLanes = FloatBuffer(count: threads * 32 * hyper.headDim)
-        logits = FloatBuffer(count: hyper.vocabularySize)
+        logits = FloatBuffer(count: logitRows * hyper.vocabularySize)
         let widest = max(d, q, f)
         quantized = .allocate(byteCount: batch * agora_act_bytes(Int32(widest)), alignment: 64)
         superblocks = .allocate(byteCount: batch * agora_act_k_bytes(Int32(widest)) + 64, alignment: 64)

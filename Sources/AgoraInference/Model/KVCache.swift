@@ -18,6 +18,18 @@ final class KVCache: @unchecked Sendable {
         values = .allocate(capacity: layers * capacity * width)
     }
 
+    /// A cache for `capacity` positions of `model`.
+    convenience init(model: LlamaModel, capacity: Int) {
+        let hyper = model.hyperparameters
+        self.init(layers: hyper.blockCount, capacity: capacity, width: hyper.headCountKV * hyper.headDim)
+    }
+
+    /// Bytes one position takes in a cache of `model` (keys and values of every layer, f32).
+    static func bytesPerPosition(of model: LlamaModel) -> Int {
+        let hyper = model.hyperparameters
+        return 2 * hyper.blockCount * hyper.headCountKV * hyper.headDim * MemoryLayout<Float>.size
+    }
+
     deinit {
         keys.deallocate()
         values.deallocate()

@@ -1,0 +1,72 @@
+/// What one sequence does with the logits after its latest token: sample the next token, turn it into text
+/// safe to show, and decide whether generation ends. Shared by the one-sequence loop (`TokenGenerator`) and
+/// the continuous batcher (`BatchScheduler`), so a request runs the very same steps alone or batched.
+struct SequenceSampler {
+    enum Step: Equatable {
+        /// Feed this token and call `next` again with the logits after it.
+        case feed(Int32)
+        case finished(FinishReason)
+    }
+
+    let tokenizer: Tokenizer
+    let maxTokens: Int
+    private var sampler: Sampler
+    private var decoder = UTF8StreamDecoder()
+    private var matcher: StopStringMatcher
+    private(set) var tokens: [Int32] = []
+    private(set) var text = ""
+
+    init(request: GenerationRequest, tokenizer: Tokenizer) {
+        self.tokenizer = tokenizer
+        maxTokens = request.maxTokens
+        sampler = Sampler(request.sampling)
+        matcher = StopStringMatcher(request.stop)
+    }
+
+    /// The checks every request passes before any work: a prompt, at least one token to generate, sane
+    /// sampling parameters, and room in a context of `contextLength` positions.
+    static func validate(
+        prompt: [Int32], request: GenerationRequest, contextLength: Int, vocabularySize: Int
+    ) throws(GenerationError) {
+        guard !prompt.isEmpty else { throw .emptyPrompt }
+        guard request.maxTokens >= 1 else { throw .invalidParameters("max_tokens must be at least 1") }
+        let sampling = request.sampling
+        guard sampling.temperature.isFinite, sampling.topP.isFinite, sampling.topP > 0, sampling.topK >= 0 else {
+            throw .invalidParameters("temperature and top_p must be finite, top_p > 0, top_k >= 0")
+        }
+        guard prompt.count + request.maxTokens <= contextLength else {
+            throw .contextLimitExceeded(
+                promptTokens: prompt.count, maxTokens: request.maxTokens, contextLength: contextLength)
+        }
+        for token in prompt where token < 0 || Int(token) >= vocabularySize {
+            throw .inference(.invalidToken(token, vocabularySize: vocabularySize))
+        }
+    }
+
+    /// Samples from `logits`, reports the token and its text through `onChunk`, and says what comes next.
+    /// `shouldStop` is asked after the token is reported, as it always was: a cancelled job's output is a
+    /// prefix of the job's.
+    mutating func next(
+        _ logits: UnsafeBufferPointer<Float>, shouldStop: () -> Bool, onChunk: (GenerationChunk) -> Void
+    ) -> Step {
+        let token = sampler.sample(logits)
+        tokens.append(token)
+        let endOfGeneration = tokenizer.isEndOfGeneration(token)
+        let bytes = endOfGeneration ? [] : tokenizer.tokenBytes(token)
+        let last = endOfGeneration || tokens.count == maxTokens
+        var (emit, stopped) = matcher.append(decoder.append(bytes))
+        if last && !stopped {
+            // The end: release a held partial character and any text held for a possible stop string.
+            let tail = matcher.append(decoder.finish())
+            emit += tail.emit
+            stopped = tail.stopped
+            if !stopped { emit += matcher.flush() }
+        }
+        text += emit
+        onChunk(GenerationChunk(token: token, text: emit))
+        if endOfGeneration || stopped { return .finished(.stop) }
+        if shouldStop() { return .finished(.cancelled) }
+        if last { return .finished(.length) }
+        return .feed(token)
+    }
+}
