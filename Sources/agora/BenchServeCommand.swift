@@ -108,12 +108,17 @@ struct BenchServeCommand: AsyncParsableCommand {
                     if llama {
                         let server = try await LlamaServerProcess.start(
                             binary: llamaServer!, model: modelURL, threads: threads, slots: count)
-                        defer { server.stop() }
-                        samples.append(
-                            try await load(
-                                client, url: server.completionsURL, server: "llama-server", clients: count,
-                                round: round,
-                                alone: nil))
+                        let sample: Result<Sample, any Error>
+                        do {
+                            sample = .success(
+                                try await load(
+                                    client, url: server.completionsURL, server: "llama-server", clients: count,
+                                    round: round, alone: nil))
+                        } catch {
+                            sample = .failure(error)
+                        }
+                        await server.stop()
+                        samples.append(try sample.get())
                     } else {
                         samples.append(
                             try await load(
@@ -263,13 +268,17 @@ struct LlamaServerProcess {
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        server.stop()
+        await server.stop()
         throw SSELoadClient.Failure(description: "llama-server did not become ready on port \(port)")
     }
 
-    func stop() {
+    /// SIGTERM, then SIGKILL after 5 s (llama-server waits for idle keep-alive connections). Polled, because
+    /// `Process.waitUntilExit` spins a run loop on Linux.
+    func stop() async {
         guard process.isRunning else { return }
         process.terminate()
-        process.waitUntilExit()
+        for _ in 0..<100 where process.isRunning { try? await Task.sleep(for: .milliseconds(50)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
     }
 }
