@@ -187,7 +187,8 @@ struct BenchServeCommand: AsyncParsableCommand {
         return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p + 0.5))]
     }
 
-    /// Per client count, the median round of each server (by tokens/s), side by side.
+    /// Per client count, the median round of each server (by tokens/s), side by side, and the median of the
+    /// rounds' paired ratios.
     private func report(_ samples: [Sample], clientCounts: [Int]) {
         func median(_ server: String, _ count: Int) -> Sample? {
             let runs = samples.filter { $0.server == server && $0.clients == count }.sorted {
@@ -198,9 +199,15 @@ struct BenchServeCommand: AsyncParsableCommand {
         let rows = clientCounts.compactMap { count -> Row? in
             guard let agora = median("agora", count) else { return nil }
             let llama = median("llama-server", count)
+            // The ratio of each round's pair (run back to back), then the median: steadier than a ratio of
+            // medians on a machine whose speed drifts between rounds.
+            let ratios = samples.filter { $0.server == "agora" && $0.clients == count }.compactMap { mine in
+                samples.first { $0.server == "llama-server" && $0.clients == count && $0.round == mine.round }
+                    .map { mine.tokensPerSecond / $0.tokensPerSecond }
+            }.sorted()
             return Row(
-                clients: count, agora: agora, llamaServer: llama,
-                ratio: llama.map { agora.tokensPerSecond / $0.tokensPerSecond })
+                clients: count, agora: agora, llamaServer: llama, ratio: ratios.isEmpty ? nil : ratios[ratios.count / 2]
+            )
         }
         let identical = samples.compactMap(\.identicalAnswers).reduce(0, +)
         let checked = samples.filter { $0.server == "agora" }.reduce(0) { $0 + $1.requests }
