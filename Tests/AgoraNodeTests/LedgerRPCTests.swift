@@ -262,18 +262,7 @@ import Testing
     static func post(_ base: URL, _ path: String, _ body: Data, headers: [String: String] = [:]) async throws -> (
         Int, [String: String], Data
     ) {
-        var request = URLRequest(url: base.appendingPathComponent(path))
-        request.httpMethod = "POST"
-        request.httpBody = body
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await TestHTTP.session.data(for: request)
-        let http = response as! HTTPURLResponse
-        var fields: [String: String] = [:]
-        for (name, value) in http.allHeaderFields {
-            if let name = name as? String, let value = value as? String { fields[name.lowercased()] = value }
-        }
-        return (http.statusCode, fields, data)
+        try await TestHTTP.post(base.appendingPathComponent(path), body: body, headers: headers)
     }
 
     /// A GET of `path` as written (query string included).

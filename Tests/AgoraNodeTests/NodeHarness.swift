@@ -31,6 +31,24 @@ enum TestHTTP {
         configuration.httpMaximumConnectionsPerHost = 64
         return URLSession(configuration: configuration)
     }()
+
+    /// A JSON POST; the status, the headers (names lowercased) and the body.
+    static func post(_ url: URL, body: Data, headers: [String: String] = [:]) async throws -> (
+        Int, [String: String], Data
+    ) {
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await session.data(for: request)
+        let http = response as! HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (name, value) in http.allHeaderFields {
+            if let name = name as? String, let value = value as? String { fields[name.lowercased()] = value }
+        }
+        return (http.statusCode, fields, data)
+    }
 }
 
 /// A running node on a loopback port, with a real ledger in a temporary directory.
@@ -89,18 +107,7 @@ final class NodeHarness: @unchecked Sendable {
     /// A raw HTTP call, for the tests that send bad input on purpose.
     func post(_ path: String, body: Data, headers: [String: String] = [:]) async throws -> (Int, [String: String], Data)
     {
-        var request = URLRequest(url: baseURL.appendingPathComponent(path))
-        request.httpMethod = "POST"
-        request.httpBody = body
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
-        let (data, response) = try await TestHTTP.session.data(for: request)
-        let http = response as! HTTPURLResponse
-        var fields: [String: String] = [:]
-        for (name, value) in http.allHeaderFields {
-            if let name = name as? String, let value = value as? String { fields[name.lowercased()] = value }
-        }
-        return (http.statusCode, fields, data)
+        try await TestHTTP.post(baseURL.appendingPathComponent(path), body: body, headers: headers)
     }
 
     /// The terms of a 402 for `body` (asserting that a 402 is what comes back).
