@@ -119,6 +119,16 @@ enum CompletionResponses {
         var engineVersion: String
         var free: Bool
         var hpke: HPKEInfo
+        /// What a request may carry (`SupportedParameters`); anything else is refused by name.
+        var supportedParameters = SupportedParametersInfo()
+    }
+
+    struct SupportedParametersInfo: Encodable {
+        var chat = SupportedParameters.chat.sorted()
+        var completions = SupportedParameters.completions.sorted()
+        var message = SupportedParameters.message.sorted()
+        /// Accepted only at these values.
+        var neutral = SupportedParameters.neutral
     }
 
     struct HPKEInfo: Codable {

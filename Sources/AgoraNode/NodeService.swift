@@ -320,6 +320,8 @@ public final class NodeService: Sendable {
     ) {
         let decoder = JSONDecoder()
         let seed = JobRequest.seed(forJob: jobID)
+        // Never a parameter silently ignored: anything the node does not honour is refused by name first.
+        try SupportedParameters.check(body, chat: endpoint == .chat)
         do {
             switch endpoint {
             case .chat:

@@ -34,7 +34,8 @@ public struct StopSequences: Codable, Sendable, Equatable {
     }
 }
 
-/// `POST /v1/chat/completions` body (the fields Agora honours; unknown fields are ignored, as OpenAI does).
+/// `POST /v1/chat/completions` body (the fields Agora honours; the node refuses any other field first, see
+/// `SupportedParameters`).
 public struct ChatCompletionRequest: Codable, Sendable, Equatable {
     public var model: String?
     public var messages: [OpenAIMessage]

@@ -178,6 +178,43 @@ import Testing
         await harness.stop()
     }
 
+    /// Never a parameter silently ignored: each unsupported one is refused by name, before any payment; the
+    /// neutral values and nulls pass.
+    @Test func unsupportedParametersAreRefusedByName() async throws {
+        let harness = try NodeHarness()
+        try await harness.start()
+        let refusals: [(String, String, String)] = [
+            ("v1/chat/completions", #""tools": [], "messages": [{"role": "user", "content": "Hi"}]"#, "tools"),
+            ("v1/chat/completions", #""n": 2, "messages": [{"role": "user", "content": "Hi"}]"#, "n"),
+            ("v1/chat/completions", #""logprobs": 0, "messages": [{"role": "user", "content": "Hi"}]"#, "logprobs"),
+            ("v1/chat/completions", #""frobnicate": 1, "messages": [{"role": "user", "content": "Hi"}]"#, "frobnicate"),
+            (
+                "v1/chat/completions", #""messages": [{"role": "user", "content": "Hi", "name": "bob"}]"#,
+                "messages.0.name"
+            ),
+            (
+                "v1/chat/completions",
+                #""stream_options": {"chunk": 1}, "messages": [{"role": "user", "content": "Hi"}]"#,
+                "stream_options.chunk"
+            ),
+            ("v1/completions", #""prompt": "Hi", "echo": true"#, "echo"),
+            ("v1/completions", #""prompt": "Hi", "suffix": "!""#, "suffix"),
+        ]
+        for (path, fields, param) in refusals {
+            let (status, _, data) = try await harness.post(path, body: Data("{\(fields), \"max_tokens\": 4}".utf8))
+            #expect(status == 400, "\(param)")
+            let error = try JSONDecoder().decode(OpenAIErrorBody.self, from: data).error
+            #expect(error.code == "unsupported_parameter" && error.param == param, "\(param): \(error)")
+            #expect(error.message.contains("'\(param)'") || param.hasPrefix("messages"), "\(error.message)")
+        }
+        // Neutral values and nulls are no request for anything: the paid node answers with its terms.
+        let neutral = Data(
+            #"{"messages": [{"role": "user", "content": "Hi", "name": null}], "n": 1, "presence_penalty": 0, "frequency_penalty": 0.0, "logprobs": false, "tools": null, "user": "u-1", "stream_options": {"include_usage": true}, "max_tokens": 4}"#
+                .utf8)
+        #expect(try await harness.post("v1/chat/completions", body: neutral).0 == 402)
+        await harness.stop()
+    }
+
     @Test func aFullQueueAnswers503WithRetryAfter() async throws {
         let harness = try NodeHarness()
         try await harness.start(free: true, configuration: .init(concurrency: 1, queueLimit: 0))

@@ -18,6 +18,24 @@ import Testing
         var stream_finish: String?
         var legacy_text: String
         var unknown_model_status: Int
+        /// Per unsupported parameter: status, error code, error param.
+        var refused: [String: [JSONScalar]]
+        var neutral_text: String
+    }
+
+    /// A status (number), code or param (string), or null, as the Python script reports them.
+    enum JSONScalar: Decodable, Equatable {
+        case number(Int), string(String), null
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if container.decodeNil() {
+                self = .null
+            } else if let number = try? container.decode(Int.self) {
+                self = .number(number)
+            } else {
+                self = .string(try container.decode(String.self))
+            }
+        }
     }
 
     @Test func officialOpenAIClientGetsTheEngineOutput() async throws {
@@ -66,5 +84,14 @@ import Testing
         #expect(report.stream_finish == expectedChat.finishReason)
         #expect(report.legacy_text == expectedLegacy.text)
         #expect(report.unknown_model_status == 404)
+        let names = [
+            "n", "logprobs", "top_logprobs", "tools", "response_format", "presence_penalty", "frequency_penalty",
+            "logit_bias",
+        ]
+        #expect(report.refused.keys.sorted() == names.sorted())
+        for name in names {
+            #expect(report.refused[name] == [.number(400), .string("unsupported_parameter"), .string(name)], "\(name)")
+        }
+        #expect(report.neutral_text == expectedChat.text)
     }
 }

@@ -36,7 +36,32 @@ try:
 except openai.NotFoundError as error:
     unknown_model_status = error.status_code
 
+# Parameters the node does not implement are refused by name, never silently ignored.
+unsupported = {
+    "n": {"n": 2},
+    "logprobs": {"logprobs": True},
+    "top_logprobs": {"top_logprobs": 2},
+    "tools": {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
+    "response_format": {"response_format": {"type": "json_object"}},
+    "presence_penalty": {"presence_penalty": 0.5},
+    "frequency_penalty": {"frequency_penalty": 0.5},
+    "logit_bias": {"logit_bias": {"1": 5}},
+}
+refused = {}
+for name, extra in unsupported.items():
+    try:
+        client.chat.completions.create(model=model, messages=messages, max_tokens=4, temperature=0, **extra)
+        refused[name] = [200, None, None]
+    except openai.BadRequestError as error:
+        refused[name] = [error.status_code, error.code, error.param]
+# The same parameters at their neutral values change nothing and are accepted.
+neutral = client.chat.completions.create(
+    model=model, messages=messages, max_tokens=16, temperature=0.7, seed=42, n=1, presence_penalty=0,
+    frequency_penalty=0, logprobs=False)
+
 print(json.dumps({
+    "refused": refused,
+    "neutral_text": neutral.choices[0].message.content,
     "models": model_ids,
     "chat_text": chat.choices[0].message.content,
     "chat_finish": chat.choices[0].finish_reason,

@@ -1,0 +1,90 @@
+import Foundation
+
+/// The one list of request parameters a node understands. Anything else is refused with 400
+/// `unsupported_parameter` naming it: a client that asks for `tools`, `n: 2` or a penalty must learn that it
+/// did not get it, rather than receive an answer computed without it (OpenAI itself ignores unknown
+/// fields; a market cannot, since the receipt would then vouch for something the buyer did not ask).
+public enum SupportedParameters {
+    /// Parameters of `POST /v1/chat/completions` that decide the output (all in the canonical request) or
+    /// that change nothing in it (`model` names the served model; `stream` and `stream_options` only the
+    /// framing — usage is always sent; `user` is an end-user id, never stored or logged).
+    public static let chat: Set<String> = [
+        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "seed", "stop",
+        "stream", "stream_options", "user",
+    ]
+    /// Parameters of `POST /v1/completions`.
+    public static let completions: Set<String> = [
+        "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "stream", "stream_options",
+        "user",
+    ]
+    /// Keys of a chat message.
+    public static let message: Set<String> = ["role", "content"]
+    /// OpenAI parameters accepted only at the value that leaves the answer as it is (the values clients
+    /// often send explicitly): one choice, no penalties, no log probabilities, no echo.
+    public static let neutral: [String: String] = [
+        "n": "1", "best_of": "1", "presence_penalty": "0", "frequency_penalty": "0", "logprobs": "false",
+        "echo": "false",
+    ]
+
+    /// Throws for the first parameter of `body` (a JSON request) that the endpoint does not honour. A JSON
+    /// `null` counts as absent. A body that is not a JSON object passes: the typed decoder refuses it next.
+    public static func check(_ data: Data, chat: Bool) throws(RequestError) {
+        guard let body = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return }
+        let values = try? JSONDecoder().decode(NeutralValues.self, from: data)
+        let known = chat ? Self.chat : completions
+        for key in body.keys.sorted() where !(body[key] is NSNull) && !known.contains(key) {
+            if values?.isNeutral(key) == true { continue }
+            let detail = neutral[key].map { " (only \(key)=\($0) is)" } ?? ""
+            throw RequestError(
+                "parameter '\(key)' is not supported by this node\(detail)", param: key, code: "unsupported_parameter")
+        }
+        if let options = body["stream_options"], !(options is NSNull) {
+            guard let options = options as? [String: Any] else {
+                throw RequestError("stream_options must be an object", param: "stream_options")
+            }
+            for key in options.keys.sorted() where key != "include_usage" {
+                throw RequestError(
+                    "parameter 'stream_options.\(key)' is not supported by this node", param: "stream_options.\(key)",
+                    code: "unsupported_parameter")
+            }
+        }
+        guard chat, let messages = body["messages"] as? [Any] else { return }
+        for (index, message) in messages.enumerated() {
+            guard let message = message as? [String: Any] else { continue }
+            for key in message.keys.sorted() where !(message[key] is NSNull) && !Self.message.contains(key) {
+                throw RequestError(
+                    "message field '\(key)' is not supported by this node", param: "messages.\(index).\(key)",
+                    code: "unsupported_parameter")
+            }
+        }
+    }
+
+    /// The neutral-valued parameters, typed (JSON booleans stay booleans: `"logprobs": 0` is not `false`).
+    private struct NeutralValues: Decodable {
+        var n: Int?
+        var bestOf: Int?
+        var presencePenalty: Double?
+        var frequencyPenalty: Double?
+        var logprobs: Bool?
+        var echo: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case n, logprobs, echo
+            case bestOf = "best_of"
+            case presencePenalty = "presence_penalty"
+            case frequencyPenalty = "frequency_penalty"
+        }
+
+        func isNeutral(_ key: String) -> Bool {
+            switch key {
+            case "n": n == 1
+            case "best_of": bestOf == 1
+            case "presence_penalty": presencePenalty == 0
+            case "frequency_penalty": frequencyPenalty == 0
+            case "logprobs": logprobs == false
+            case "echo": echo == false
+            default: false
+            }
+        }
+    }
+}
