@@ -3,11 +3,44 @@ import Foundation
 /// One chat message in the OpenAI format.
 public struct OpenAIMessage: Codable, Sendable, Equatable {
     public var role: String
+    /// The text. Content given as an array of text parts (`[{"type": "text", "text": …}]`) is joined with
+    /// "\n", as llama.cpp's server does for templates that take plain strings; the joined text is what the
+    /// canonical request holds, so both spellings of a message are the same job.
     public var content: String
 
     public init(role: String, content: String) {
         self.role = role
         self.content = content
+    }
+
+    enum CodingKeys: String, CodingKey { case role, content }
+
+    /// A text part; other part types are refused before decoding (`SupportedParameters`).
+    struct TextPart: Decodable {
+        var type: String
+        var text: String
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        role = try container.decode(String.self, forKey: .role)
+        if let text = try? container.decode(String.self, forKey: .content) {
+            content = text
+        } else {
+            let parts = try container.decode([TextPart].self, forKey: .content)
+            guard parts.allSatisfy({ $0.type == "text" }) else {
+                throw DecodingError.typeMismatch(
+                    String.self,
+                    .init(codingPath: container.codingPath + [CodingKeys.content], debugDescription: "only text parts"))
+            }
+            content = parts.map(\.text).joined(separator: "\n")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(role, forKey: .role)
+        try container.encode(content, forKey: .content)
     }
 }
 

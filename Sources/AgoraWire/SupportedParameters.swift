@@ -56,6 +56,30 @@ public enum SupportedParameters {
                     "message field '\(key)' is not supported by this node", param: "messages.\(index).\(key)",
                     code: "unsupported_parameter")
             }
+            if let parts = message["content"] as? [Any] { try checkParts(parts, message: index) }
+        }
+    }
+
+    /// Content parts: text parts only (`{"type": "text", "text": …}`), each refusal naming the part.
+    private static func checkParts(_ parts: [Any], message: Int) throws(RequestError) {
+        for (index, part) in parts.enumerated() {
+            let path = "messages.\(message).content.\(index)"
+            guard let part = part as? [String: Any], let type = part["type"] as? String else {
+                throw RequestError("a content part must be an object with a string 'type'", param: path)
+            }
+            guard type == "text" else {
+                throw RequestError(
+                    "content part type '\(type)' is not supported by this node (only 'text' parts are)",
+                    param: "\(path).type", code: "unsupported_parameter")
+            }
+            guard part["text"] is String else {
+                throw RequestError("a text part needs a string 'text'", param: "\(path).text")
+            }
+            for key in part.keys.sorted() where key != "type" && key != "text" && !(part[key] is NSNull) {
+                throw RequestError(
+                    "content part field '\(key)' is not supported by this node", param: "\(path).\(key)",
+                    code: "unsupported_parameter")
+            }
         }
     }
 

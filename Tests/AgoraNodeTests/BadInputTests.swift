@@ -198,6 +198,11 @@ import Testing
                 "stream_options.chunk"
             ),
             ("v1/completions", #""prompt": "Hi", "echo": true"#, "echo"),
+            (
+                "v1/chat/completions",
+                #""messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}, {"type": "input_audio", "input_audio": {}}]}]"#,
+                "messages.0.content.1.type"
+            ),
             ("v1/completions", #""prompt": "Hi", "suffix": "!""#, "suffix"),
         ]
         for (path, fields, param) in refusals {
@@ -212,6 +217,14 @@ import Testing
             #"{"messages": [{"role": "user", "content": "Hi", "name": null}], "n": 1, "presence_penalty": 0, "frequency_penalty": 0.0, "logprobs": false, "tools": null, "user": "u-1", "stream_options": {"include_usage": true}, "max_tokens": 4}"#
                 .utf8)
         #expect(try await harness.post("v1/chat/completions", body: neutral).0 == 402)
+        // Text parts are the message with their texts joined by "\n": the same job, the same input hash.
+        let parts = try await harness.terms(
+            for: Data(
+                #"{"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": "there"}]}], "seed": 5, "max_tokens": 4}"#
+                    .utf8))
+        let joined = try await harness.terms(
+            for: Data(#"{"messages": [{"role": "user", "content": "Hi\nthere"}], "seed": 5, "max_tokens": 4}"#.utf8))
+        #expect(parts.extra.inputHash == joined.extra.inputHash)
         await harness.stop()
     }
 

@@ -21,6 +21,9 @@ import Testing
         /// Per unsupported parameter: status, error code, error param.
         var refused: [String: [JSONScalar]]
         var neutral_text: String
+        var parts_text: String
+        var joined_text: String
+        var image_part: [JSONScalar]
     }
 
     /// A status (number), code or param (string), or null, as the Python script reports them.
@@ -93,5 +96,8 @@ import Testing
             #expect(report.refused[name] == [.number(400), .string("unsupported_parameter"), .string(name)], "\(name)")
         }
         #expect(report.neutral_text == expectedChat.text)
+        #expect(report.parts_text == report.joined_text && !report.parts_text.isEmpty)
+        #expect(
+            report.image_part == [.number(400), .string("unsupported_parameter"), .string("messages.0.content.1.type")])
     }
 }

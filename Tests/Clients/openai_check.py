@@ -59,7 +59,22 @@ neutral = client.chat.completions.create(
     model=model, messages=messages, max_tokens=16, temperature=0.7, seed=42, n=1, presence_penalty=0,
     frequency_penalty=0, logprobs=False)
 
+# Content as an array of text parts is the message with the texts joined by "\n".
+parts = client.chat.completions.create(model=model, max_tokens=8, temperature=0, messages=[
+    {"role": "user", "content": [{"type": "text", "text": "What is"}, {"type": "text", "text": "the capital of France?"}]}])
+joined = client.chat.completions.create(model=model, max_tokens=8, temperature=0, messages=[
+    {"role": "user", "content": "What is\nthe capital of France?"}])
+try:
+    client.chat.completions.create(model=model, max_tokens=4, messages=[{"role": "user", "content": [
+        {"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}])
+    image_part = [200, None, None]
+except openai.BadRequestError as error:
+    image_part = [error.status_code, error.code, error.param]
+
 print(json.dumps({
+    "parts_text": parts.choices[0].message.content,
+    "joined_text": joined.choices[0].message.content,
+    "image_part": image_part,
     "refused": refused,
     "neutral_text": neutral.choices[0].message.content,
     "models": model_ids,

@@ -76,8 +76,14 @@ def canonical_request(body: Mapping[str, Any], chat: bool, seed: int, default_ma
         out = b"\x01" + u32(len(messages))
         for message in messages:
             content = message["content"]
+            if isinstance(content, list):
+                # §4.1: an array of text parts is the same message as its texts joined with "\n".
+                if not all(isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+                           for part in content):
+                    raise ValueError("only text content parts are supported")
+                content = "\n".join(part["text"] for part in content)
             if not isinstance(content, str):
-                raise ValueError("message content must be a string")
+                raise ValueError("message content must be a string or an array of text parts")
             out += string(message["role"]) + string(content)
         max_tokens = body.get("max_completion_tokens")
         if max_tokens is None:

@@ -73,7 +73,10 @@ class PaidNodeTests(unittest.TestCase):
     def test_the_plain_function_pays_without_the_sdk(self):
         from agora_x402 import pay
 
-        answer = pay(NODE, "/v1/chat/completions", self.question(), self.wallet, 50_000, receipt_log=self.log)
+        # Content as text parts: the payer's input hash (parts joined with "\n") must match the node's.
+        parts = self.question(messages=[{"role": "user", "content": [
+            {"type": "text", "text": "What is"}, {"type": "text", "text": "the capital of France?"}]}])
+        answer = pay(NODE, "/v1/chat/completions", parts, self.wallet, 50_000, receipt_log=self.log)
         self.assert_paid(answer, "pending")
 
     def test_terms_above_the_budget_are_not_signed(self):
