@@ -65,9 +65,7 @@ struct DemoCommand: AsyncParsableCommand {
         step("model")
         let (modelURL, verifiedHash) = try EngineCommandSupport.model(model)
         let modelHash = try verifiedHash ?? FileSHA256.digest(of: modelURL)
-        let modelName =
-            LocalCompletionEngine.modelName(for: modelURL)
-            ?? "model"
+        let modelName = LocalCompletionEngine.modelName(for: modelURL)
         say("model   \(modelName)  sha256 \(modelHash.short)…")
 
         step("genesis")

@@ -22,7 +22,6 @@ final class BatchScheduler: @unchecked Sendable {
     }
 
     private let core: Core
-    let maxSequences: Int
 
     /// - Parameters:
     ///   - stepTokens: prompt tokens read per pass (fewer while many sequences decode, so their tokens keep
@@ -32,10 +31,9 @@ final class BatchScheduler: @unchecked Sendable {
         model: LlamaModel, tokenizer: Tokenizer, threads: Int, stepTokens: Int, maxSequences: Int,
         kernelPath: KernelPath
     ) {
-        self.maxSequences = max(1, maxSequences)
         core = Core(
             model: model, tokenizer: tokenizer, threads: threads, stepTokens: max(1, stepTokens),
-            maxSequences: self.maxSequences, kernelPath: kernelPath)
+            maxSequences: max(1, maxSequences), kernelPath: kernelPath)
         let core = self.core
         let thread = Thread { core.loop() }
         thread.name = "agora-batch"
@@ -57,9 +55,6 @@ final class BatchScheduler: @unchecked Sendable {
         }
         core.enqueue(job)
     }
-
-    /// Requests running or waiting, for metrics and tests.
-    var load: (running: Int, waiting: Int) { core.load }
 
     /// A sequence in the batch.
     private final class Sequence {
@@ -100,7 +95,6 @@ final class BatchScheduler: @unchecked Sendable {
         let pass: ForwardPass
         private let condition = NSCondition()
         private var waiting: [Job] = []
-        private var runningCount = 0
         private var stopped = false
         /// Only the loop's thread touches these.
         private var running: [Sequence] = []
@@ -118,12 +112,6 @@ final class BatchScheduler: @unchecked Sendable {
                 model: model, threads: threads, tokens: stepTokens + maxSequences, logitRows: maxSequences,
                 kernelPath: kernelPath)
             tokens.reserveCapacity(stepTokens + maxSequences)
-        }
-
-        var load: (running: Int, waiting: Int) {
-            condition.lock()
-            defer { condition.unlock() }
-            return (runningCount, waiting.count)
         }
 
         func enqueue(_ job: Job) {
@@ -156,7 +144,6 @@ final class BatchScheduler: @unchecked Sendable {
                 let room = maxSequences - running.count
                 let joining = Array(waiting.prefix(room))
                 waiting.removeFirst(joining.count)
-                runningCount = running.count + joining.count
                 condition.unlock()
                 for job in joining { running.append(Sequence(job: job, model: model, tokenizer: tokenizer)) }
                 step()
@@ -167,14 +154,6 @@ final class BatchScheduler: @unchecked Sendable {
         private func step() {
             // A request whose caller went away before its first token leaves without work; later on,
             // `SequenceSampler.next` asks after each token.
-            let before = running.count
-            defer {
-                if running.count != before {
-                    condition.lock()
-                    runningCount = running.count
-                    condition.unlock()
-                }
-            }
             running.removeAll { sequence in
                 guard sequence.isPrefilling, sequence.job.shouldStop() else { return false }
                 sequence.job.onFinish(.success(sequence.result(.cancelled)))

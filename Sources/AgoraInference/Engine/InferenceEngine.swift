@@ -40,9 +40,6 @@ public final class InferenceEngine: @unchecked Sendable {
     /// while it runs (what a node's memory budget admits by).
     public var kvBytesPerPosition: Int { KVCache.bytesPerPosition(of: model) }
 
-    /// Requests in the batch and waiting for a place in it.
-    public var load: (running: Int, waiting: Int) { scheduler.load }
-
     /// The prompt tokens of a request (chat template applied for messages).
     public func promptTokens(for input: GenerationRequest.Input) throws(GenerationError) -> [Int32] {
         switch input {
