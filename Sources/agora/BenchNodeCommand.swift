@@ -173,13 +173,9 @@ struct BenchNodeCommand: AsyncParsableCommand {
     }
 
     private func summarize(_ mode: String, _ times: [Double]) -> ModeResult {
-        let sorted = times.sorted()
-        func percentile(_ p: Double) -> Double {
-            sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p + 0.5))] * 1000
-        }
-        return ModeResult(
-            mode: mode, requestsPerSecond: Double(times.count) / times.reduce(0, +), p50Milliseconds: percentile(0.5),
-            p99Milliseconds: percentile(0.99))
+        ModeResult(
+            mode: mode, requestsPerSecond: Double(times.count) / times.reduce(0, +),
+            p50Milliseconds: percentile(times, 0.5) * 1000, p99Milliseconds: percentile(times, 0.99) * 1000)
     }
 
     private func postFree(port: Int, body: Data) async throws -> Data {

@@ -182,23 +182,18 @@ struct BenchServeCommand: AsyncParsableCommand {
             identicalAnswers: alone.map { alone in timings.filter { alone[$0.0] == $0.1.text }.count })
     }
 
-    private func percentile(_ values: [Double], _ p: Double) -> Double {
-        let sorted = values.sorted()
-        return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p + 0.5))]
-    }
-
     /// Per client count, the median round of each server (by tokens/s), side by side, and the median of the
     /// rounds' paired ratios.
     private func report(_ samples: [Sample], clientCounts: [Int]) {
-        func median(_ server: String, _ count: Int) -> Sample? {
+        func medianRound(_ server: String, _ count: Int) -> Sample? {
             let runs = samples.filter { $0.server == server && $0.clients == count }.sorted {
                 $0.tokensPerSecond < $1.tokensPerSecond
             }
             return runs.isEmpty ? nil : runs[runs.count / 2]
         }
         let rows = clientCounts.compactMap { count -> Row? in
-            guard let agora = median("agora", count) else { return nil }
-            let llama = median("llama-server", count)
+            guard let agora = medianRound("agora", count) else { return nil }
+            let llama = medianRound("llama-server", count)
             // The ratio of each round's pair (run back to back), then the median: steadier than a ratio of
             // medians on a machine whose speed drifts between rounds.
             let ratios = samples.filter { $0.server == "agora" && $0.clients == count }.compactMap { mine in

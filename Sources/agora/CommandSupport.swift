@@ -120,6 +120,12 @@ struct TextTable {
     }
 }
 
+/// The `p`-th quantile of `values` (0…1), the nearest rank; 0 when there are none.
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * p + 0.5))]
+}
+
 /// The median of `values` (the mean of the middle two for an even count); nil when there are none.
 func median(_ values: [Double]) -> Double? {
     guard !values.isEmpty else { return nil }
