@@ -94,6 +94,21 @@ static inline float agora_q4_1_offsets(const agora_wrow *row, const agora_acol *
     return summs;
 }
 
+/// Decode streams every weight row from memory once per token, and a row's bytes must be asked for about
+/// 8 KB before they are used to arrive in time (measured on Zen 4: prefetching only the next four rows left
+/// nibble rows at 18 GB/s, 8 KB ahead at 28-30). Returns how many rows ahead that is, in whole groups of
+/// `group` rows (at least one group).
+static inline int agora_prefetch_distance(size_t row_bytes, int group) {
+    const size_t groups = 8192 / (row_bytes * (size_t)group);
+    return group * (int)(groups < 1 ? 1 : groups > 8 ? 8 : groups);
+}
+
+/// Asks for rows [next, next + n) of a matrix into the cache.
+static inline void agora_prefetch_rows(const void *w, size_t row_bytes, int next, int n) {
+    const char *p = (const char *)w + (size_t)next * row_bytes;
+    for (size_t off = 0; off < (size_t)n * row_bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+}
+
 void agora_matmul_rows_scalar(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,
                               int ncols, float *out, size_t out_stride);
 void agora_matmul_rows_avx2(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,

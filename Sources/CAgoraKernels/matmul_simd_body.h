@@ -1,8 +1,8 @@
 // Shared body of the SIMD paths, included by matmul_avx2.c and matmul_avx512.c after each one defines
 // AGORA_DOT_U8S8(w, a): eight int32 partial sums of (unsigned bytes w) x (signed bytes a), and
-// AGORA_MATMUL_ROWS: the exported function name. The lane sums are exact integers; the float part is
-// the scalar path's per-lane FMA chain, and the lanes are combined with agora_lanes_reduce: bit-identical
-// to the scalar path.
+// AGORA_MATMUL_ROWS: the function's name (AGORA_MATMUL_ROWS_LINKAGE, if defined, goes before it). The lane
+// sums are exact integers; the float part is the scalar path's per-lane FMA chain, and the lanes are
+// combined with agora_lanes_reduce: bit-identical to the scalar path.
 
 #include "simd_avx2_sums.h"
 
@@ -469,8 +469,12 @@ static inline __attribute__((always_inline)) void matmul_typed(agora_weight_type
     matmul_cols(type, w, k, r0, r1, act, ncols, out, out_stride);
 }
 
-void AGORA_MATMUL_ROWS(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act, int ncols,
-                       float *out, size_t out_stride) {
+#ifndef AGORA_MATMUL_ROWS_LINKAGE
+#define AGORA_MATMUL_ROWS_LINKAGE
+#endif
+
+AGORA_MATMUL_ROWS_LINKAGE void AGORA_MATMUL_ROWS(agora_weight_type type, const void *w, int k, int r0, int r1,
+                                                 const void *act, int ncols, float *out, size_t out_stride) {
     switch (type) {
     case AGORA_WEIGHT_Q4_0: matmul_typed(AGORA_WEIGHT_Q4_0, w, k, r0, r1, act, ncols, out, out_stride); break;
     case AGORA_WEIGHT_Q4_1: matmul_typed(AGORA_WEIGHT_Q4_1, w, k, r0, r1, act, ncols, out, out_stride); break;

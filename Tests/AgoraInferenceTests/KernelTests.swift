@@ -94,8 +94,17 @@ struct KernelTests {
         defer { c.free() }
         let scalar = c.run(path: .scalar)
         #expect(scalar.allSatisfy { $0.isFinite })
+        // Decode (one column) has kernels of its own (AVX-512: four rows at a time); the range 3..<34 starts
+        // off the four-row grid and ends with rows left over.
+        let scalarDecode = c.run(path: .scalar, columns: 1)
+        let scalarRange = c.run(path: .scalar, r0: 3, r1: 34, columns: 1)
         for path in KernelPath.supported where path != .scalar {
             #expect(c.run(path: path).map(\.bitPattern) == scalar.map(\.bitPattern), "path \(path)")
+            #expect(
+                c.run(path: path, columns: 1).map(\.bitPattern) == scalarDecode.map(\.bitPattern), "path \(path)")
+            #expect(
+                c.run(path: path, r0: 3, r1: 34, columns: 1).map(\.bitPattern) == scalarRange.map(\.bitPattern),
+                "path \(path)")
         }
     }
 
