@@ -70,88 +70,143 @@ static const int scale_pick[8][16] __attribute__((aligned(64))) = {
     {6, 6, 6, 6, 6, 6, 6, 6, 14, 14, 14, 14, 14, 14, 14, 14}, {7, 7, 7, 7, 7, 7, 7, 7, 15, 15, 15, 15, 15, 15, 15, 15},
 };
 
-/// Rows r..r+3 against one column: row_dot's chain for each row (acc = fma(dw[b] * da[b], lanes, acc),
-/// and the offset chain summs = fma(m[b], sa[b], summs) for Q4_1 and Q5_1), rows r and r + 1 in the two
-/// halves of one register and rows r + 2 and r + 3 in another. Each output equals row_dot's bit for bit.
-static inline __attribute__((always_inline)) void four_rows_dot(agora_weight_type type, const agora_wrow *rows,
-                                                                const agora_acol *col, int nb, float *out) {
-    __m512 acc01 = _mm512_setzero_ps(), acc23 = _mm512_setzero_ps();
-    float summs[4] = {0, 0, 0, 0};
-    for (int b0 = 0; b0 < nb; b0 += 8) {
-        const int whole = nb - b0 >= 8, n = whole ? 8 : nb - b0;
-        __m512 dd01 = _mm512_setzero_ps(), dd23 = _mm512_setzero_ps();
-        if (whole) {
-            const __m256 da = _mm256_loadu_ps(col->d + b0);
-            __m256 dd[4];
-            for (int i = 0; i < 4; i++) {
-                dd[i] = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(rows[i].d + b0))), da);
-            }
-            dd01 = halves_ps(dd[0], dd[1]);
-            dd23 = halves_ps(dd[2], dd[3]);
-        }
-        for (int j = 0; j < n; j++) {
-            const int b = b0 + j;
-            __m512 s01, s23;
-            if (whole) {
-                const __m512i pick = _mm512_load_si512(scale_pick[j]);
-                s01 = _mm512_permutexvar_ps(pick, dd01);
-                s23 = _mm512_permutexvar_ps(pick, dd23);
-            } else {
-                float s[4];
-                for (int i = 0; i < 4; i++) s[i] = _cvtsh_ss(rows[i].d[b]) * col->d[b];
-                s01 = halves_ps(_mm256_set1_ps(s[0]), _mm256_set1_ps(s[1]));
-                s23 = halves_ps(_mm256_set1_ps(s[2]), _mm256_set1_ps(s[3]));
-            }
-            const __m256i a = _mm256_loadu_si256((const __m256i *)(col->qs + b * AGORA_QK));
-            const __m512i a2 = _mm512_broadcast_i64x4(a);
-            const __m512i init = bias_sums(type, a);
-            const __m512i p01 = _mm512_dpbusd_epi32(init, two_rows_unsigned(type, &rows[0], &rows[1], b), a2);
-            const __m512i p23 = _mm512_dpbusd_epi32(init, two_rows_unsigned(type, &rows[2], &rows[3], b), a2);
-            acc01 = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(p01), acc01);
-            acc23 = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(p23), acc23);
-            if (agora_has_offsets(type)) {
-                for (int i = 0; i < 4; i++) summs[i] = fmaf(_cvtsh_ss(rows[i].m[b]), col->s[b], summs[i]);
-            }
-        }
-    }
-    float lanes[32];
-    _mm512_storeu_ps(lanes, acc01);
-    _mm512_storeu_ps(lanes + 16, acc23);
-    for (int i = 0; i < 4; i++) {
-        const float result = agora_lanes_reduce(lanes + 8 * i);
-        out[i] = agora_has_offsets(type) ? result + summs[i] : result;
+/// The offsets m[b] of four rows for the n (up to eight) blocks from b0, as block j's four rows in lanes
+/// 0..3 of mt[j] (a 4 x 8 transpose, so that each column's offset chains step as one vector per block).
+static inline __attribute__((always_inline)) void offsets_by_block(const agora_wrow *rows, int b0, __mmask8 blocks,
+                                                                   __m128 mt[8]) {
+    __m256 m[4];
+    for (int i = 0; i < 4; i++) m[i] = _mm256_cvtph_ps(_mm_maskz_loadu_epi16(blocks, rows[i].m + b0));
+    const __m256 t0 = _mm256_unpacklo_ps(m[0], m[1]), t1 = _mm256_unpackhi_ps(m[0], m[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(m[2], m[3]), t3 = _mm256_unpackhi_ps(m[2], m[3]);
+    const __m256 u[4] = {_mm256_shuffle_ps(t0, t2, 0x44), _mm256_shuffle_ps(t0, t2, 0xEE),
+                         _mm256_shuffle_ps(t1, t3, 0x44), _mm256_shuffle_ps(t1, t3, 0xEE)};
+    for (int j = 0; j < 4; j++) {
+        mt[j] = _mm256_castps256_ps128(u[j]);
+        mt[4 + j] = _mm256_extractf128_ps(u[j], 1);
     }
 }
 
-static inline __attribute__((always_inline)) void decode_rows(agora_weight_type type, const void *w, int k, int r0,
-                                                              int r1, const void *act, float *out) {
-    const int nb = k / AGORA_QK;
-    const size_t rb = agora_row_bytes(type, k);
-    const agora_acol col = agora_act_col(act, agora_act_bytes(k), 0, k);
-    const int ahead = agora_prefetch_distance(rb, 4);
-    for (int r = r0; r < r1; r += 4) {
-        if (r + ahead + 4 <= r1) agora_prefetch_rows(w, rb, r + ahead, 4);
-        agora_wrow rows[4];
-        for (int i = 0; i < 4; i++) rows[i] = agora_weight_row(type, w, rb, r + i, k);
-        four_rows_dot(type, rows, &col, nb, out + r);
+/// Rows rows[0..3] against C (1 to 4) columns: for every row and column, row_dot's and tile's chain
+/// (acc = fma(dw[b] * da[b], lanes, acc); for Q4_1 and Q5_1 also summs = fma(m[b], sa[b], summs)). Rows 0
+/// and 1 share one register per column (the two halves are their two eight-lane chains), rows 2 and 3
+/// another; each block's weights are unpacked once for every column, and each column's offset chains
+/// step as one vector whose lane r is row r's fmaf. Every output equals the scalar path's bit for bit.
+static inline __attribute__((always_inline)) void four_rows_dot(agora_weight_type type, const agora_wrow *rows,
+                                                                const agora_acol *cols, int C, int nb, float *out,
+                                                                size_t out_stride) {
+    __m512 acc01[4], acc23[4];
+    __m128 summs[4];
+    for (int c = 0; c < C; c++) {
+        acc01[c] = _mm512_setzero_ps();
+        acc23[c] = _mm512_setzero_ps();
+        summs[c] = _mm_setzero_ps();
     }
+    for (int b0 = 0; b0 < nb; b0 += 8) {
+        // Eight blocks' scales at a time (masked loads for the last few: the same products, lane by lane).
+        const int n = nb - b0 < 8 ? nb - b0 : 8;
+        const __mmask8 blocks = (__mmask8)((1u << n) - 1);
+        __m512 dd01[4], dd23[4];
+        __m128 mt[8];
+        __m256 dw[4];
+        for (int i = 0; i < 4; i++) dw[i] = _mm256_cvtph_ps(_mm_maskz_loadu_epi16(blocks, rows[i].d + b0));
+        for (int c = 0; c < C; c++) {
+            const __m256 da = _mm256_maskz_loadu_ps(blocks, cols[c].d + b0);
+            dd01[c] = halves_ps(_mm256_mul_ps(dw[0], da), _mm256_mul_ps(dw[1], da));
+            dd23[c] = halves_ps(_mm256_mul_ps(dw[2], da), _mm256_mul_ps(dw[3], da));
+        }
+        if (agora_has_offsets(type)) offsets_by_block(rows, b0, blocks, mt);
+        for (int j = 0; j < n; j++) {
+            const int b = b0 + j;
+            const __m512i u01 = two_rows_unsigned(type, &rows[0], &rows[1], b);
+            const __m512i u23 = two_rows_unsigned(type, &rows[2], &rows[3], b);
+            const __m512i pick = _mm512_load_si512(scale_pick[j]);
+            for (int c = 0; c < C; c++) {
+                const __m512 s01 = _mm512_permutexvar_ps(pick, dd01[c]);
+                const __m512 s23 = _mm512_permutexvar_ps(pick, dd23[c]);
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(cols[c].qs + b * AGORA_QK));
+                const __m512i a2 = _mm512_broadcast_i64x4(a);
+                const __m512i init = bias_sums(type, a);
+                acc01[c] = _mm512_fmadd_ps(s01, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(init, u01, a2)), acc01[c]);
+                acc23[c] = _mm512_fmadd_ps(s23, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(init, u23, a2)), acc23[c]);
+                if (agora_has_offsets(type)) summs[c] = _mm_fmadd_ps(mt[j], _mm_set1_ps(cols[c].s[b]), summs[c]);
+            }
+        }
+    }
+    for (int c = 0; c < C; c++) {
+        float lanes[32], offsets[4];
+        _mm512_storeu_ps(lanes, acc01[c]);
+        _mm512_storeu_ps(lanes + 16, acc23[c]);
+        _mm_storeu_ps(offsets, summs[c]);
+        for (int i = 0; i < 4; i++) {
+            const float result = agora_lanes_reduce(lanes + 8 * i);
+            out[(size_t)c * out_stride + i] = agora_has_offsets(type) ? result + offsets[i] : result;
+        }
+    }
+}
+
+/// Rows [r0, r1) (a multiple of four) against every column: sixteen rows at a time against each group of
+/// up to four columns, so the rows stay in L1 while the groups pass; with one column (decode) the rows
+/// stream from memory and are asked for ahead.
+static inline __attribute__((always_inline)) void four_row_tiles(agora_weight_type type, const void *w, int k, int r0,
+                                                                 int r1, const void *act, int ncols, float *out,
+                                                                 size_t out_stride) {
+    const int nb = k / AGORA_QK;
+    const size_t rb = agora_row_bytes(type, k), cb = agora_act_bytes(k);
+    const int ahead = agora_prefetch_distance(rb, 4);
+    for (int rc = r0; rc < r1; rc += 16) {
+        const int re = r1 - rc < 16 ? r1 : rc + 16;
+        for (int c0 = 0; c0 < ncols; c0 += 4) {
+            const int C = ncols - c0 < 4 ? ncols - c0 : 4;
+            agora_acol cols[4];
+            for (int c = 0; c < C; c++) cols[c] = agora_act_col(act, cb, c0 + c, k);
+            for (int r = rc; r < re; r += 4) {
+                if (ncols == 1 && r + ahead + 4 <= r1) agora_prefetch_rows(w, rb, r + ahead, 4);
+                agora_wrow rows[4];
+                for (int i = 0; i < 4; i++) rows[i] = agora_weight_row(type, w, rb, r + i, k);
+                float *o = out + (size_t)c0 * out_stride + r;
+                switch (C) {
+                case 4: four_rows_dot(type, rows, cols, 4, nb, o, out_stride); break;
+                case 3: four_rows_dot(type, rows, cols, 3, nb, o, out_stride); break;
+                case 2: four_rows_dot(type, rows, cols, 2, nb, o, out_stride); break;
+                default: four_rows_dot(type, rows, cols, 1, nb, o, out_stride); break;
+                }
+            }
+        }
+    }
+}
+
+/// Q5_0 with many columns: rows expanded to Q8_0 bytes a stack buffer at a time (the same values), then
+/// four-row Q8_0 tiles over every column; unpacking the fifth bits for every group of four columns cost more.
+/// Returns 0 when rows are too long for the buffer to hold four.
+static int q5_0_expanded(const void *w, int k, int r0, int r1, const void *act, int ncols, float *out,
+                         size_t out_stride) {
+    const size_t rbx = agora_row_bytes(AGORA_WEIGHT_Q8_0, k);
+    const int chunk = (int)(AGORA_EXPANSION_BYTES / rbx) / 4 * 4;
+    if (chunk == 0) return 0;
+    _Alignas(64) uint8_t expanded[AGORA_EXPANSION_BYTES];
+    for (int rc = r0; rc < r1; rc += chunk) {
+        const int n = r1 - rc < chunk ? r1 - rc : chunk, quads = n / 4 * 4;
+        expand_rows(AGORA_WEIGHT_Q5_0, w, k, rc, n, expanded);
+        if (quads > 0) four_row_tiles(AGORA_WEIGHT_Q8_0, expanded, k, 0, quads, act, ncols, out + rc, out_stride);
+        if (quads < n) matmul_rows_tiles(AGORA_WEIGHT_Q8_0, expanded, k, quads, n, act, ncols, out + rc, out_stride);
+    }
+    return 1;
 }
 
 void agora_matmul_rows_avx512(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,
                               int ncols, float *out, size_t out_stride) {
-    const int quads = ncols == 1 ? (r1 - r0) / 4 * 4 : 0;
-    if (quads > 0) {
-        switch (type) {
-        case AGORA_WEIGHT_Q4_1: decode_rows(AGORA_WEIGHT_Q4_1, w, k, r0, r0 + quads, act, out); break;
-        case AGORA_WEIGHT_Q5_0: decode_rows(AGORA_WEIGHT_Q5_0, w, k, r0, r0 + quads, act, out); break;
-        case AGORA_WEIGHT_Q5_1: decode_rows(AGORA_WEIGHT_Q5_1, w, k, r0, r0 + quads, act, out); break;
-        case AGORA_WEIGHT_Q8_0: decode_rows(AGORA_WEIGHT_Q8_0, w, k, r0, r0 + quads, act, out); break;
-        default: matmul_rows_tiles(type, w, k, r0, r1, act, ncols, out, out_stride); return;
-        }
-        if (r0 + quads < r1) matmul_rows_tiles(type, w, k, r0 + quads, r1, act, ncols, out, out_stride);
-        return;
+    // Four-row tiles for Q4_1, Q5_0, Q5_1 and Q8_0 (Q5_0 with more than eight columns through Q8_0 rows);
+    // the rows left over, and Q4_0, take the shared tiles.
+    if (type == AGORA_WEIGHT_Q5_0 && ncols > 8 && q5_0_expanded(w, k, r0, r1, act, ncols, out, out_stride)) return;
+    const int quads = (r1 - r0) / 4 * 4;
+    switch (quads > 0 ? type : AGORA_WEIGHT_Q4_0) {
+    case AGORA_WEIGHT_Q4_1: four_row_tiles(AGORA_WEIGHT_Q4_1, w, k, r0, r0 + quads, act, ncols, out, out_stride); break;
+    case AGORA_WEIGHT_Q5_0: four_row_tiles(AGORA_WEIGHT_Q5_0, w, k, r0, r0 + quads, act, ncols, out, out_stride); break;
+    case AGORA_WEIGHT_Q5_1: four_row_tiles(AGORA_WEIGHT_Q5_1, w, k, r0, r0 + quads, act, ncols, out, out_stride); break;
+    case AGORA_WEIGHT_Q8_0: four_row_tiles(AGORA_WEIGHT_Q8_0, w, k, r0, r0 + quads, act, ncols, out, out_stride); break;
+    default: matmul_rows_tiles(type, w, k, r0, r1, act, ncols, out, out_stride); return;
     }
-    matmul_rows_tiles(type, w, k, r0, r1, act, ncols, out, out_stride);
+    if (r0 + quads < r1) matmul_rows_tiles(type, w, k, r0 + quads, r1, act, ncols, out, out_stride);
 }
 
 #pragma clang attribute pop

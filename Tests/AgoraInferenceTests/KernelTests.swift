@@ -90,9 +90,12 @@ struct KernelTests {
 
     @Test("every supported SIMD path is bit-identical to the scalar path", arguments: types, widths)
     func pathsAgree(type: agora_weight_type, k: Int) {
-        let c = KernelCase(type: type, rows: 37, k: k, columns: 7, seed: UInt64(k) &* 31 &+ UInt64(type.rawValue))
+        // Nine columns (AVX-512: two groups of four and one of one; Q5_0 through expanded rows past eight), and
+        // the first seven of them (groups of four and three).
+        let c = KernelCase(type: type, rows: 37, k: k, columns: 9, seed: UInt64(k) &* 31 &+ UInt64(type.rawValue))
         defer { c.free() }
         let scalar = c.run(path: .scalar)
+        let scalarSeven = c.run(path: .scalar, columns: 7)
         #expect(scalar.allSatisfy { $0.isFinite })
         // Decode (one column) has kernels of its own (AVX-512: four rows at a time); the range 3..<34 starts
         // off the four-row grid and ends with rows left over.
@@ -100,6 +103,7 @@ struct KernelTests {
         let scalarRange = c.run(path: .scalar, r0: 3, r1: 34, columns: 1)
         for path in KernelPath.supported where path != .scalar {
             #expect(c.run(path: path).map(\.bitPattern) == scalar.map(\.bitPattern), "path \(path)")
+            #expect(c.run(path: path, columns: 7).map(\.bitPattern) == scalarSeven.map(\.bitPattern), "path \(path)")
             #expect(
                 c.run(path: path, columns: 1).map(\.bitPattern) == scalarDecode.map(\.bitPattern), "path \(path)")
             #expect(
