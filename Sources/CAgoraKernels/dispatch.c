@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels_internal.h"
+#include "kquants_internal.h"
 
 static _Atomic int current_path = -1;
 
@@ -67,19 +67,16 @@ void agora_matmul_rows(agora_weight_type type, const void *w, int k, int r0, int
 void agora_matmul_rows_on(agora_path path, agora_weight_type type, const void *w, int k, int r0, int r1,
                           const void *act, int ncols, float *out, size_t out_stride) {
     if (!agora_path_supported(path)) path = AGORA_PATH_SCALAR;
-    if (agora_weight_is_kquant(type)) {
-        agora_kquant_matmul_rows_on(path, type, w, k, r0, r1, act, ncols, out, out_stride);
-        return;
-    }
+    const int kquant = agora_weight_is_kquant(type);
     switch (path) {
     case AGORA_PATH_AVX512:
-        agora_matmul_rows_avx512(type, w, k, r0, r1, act, ncols, out, out_stride);
+        (kquant ? agora_kquant_rows_avx512 : agora_matmul_rows_avx512)(type, w, k, r0, r1, act, ncols, out, out_stride);
         break;
     case AGORA_PATH_AVX2:
-        agora_matmul_rows_avx2(type, w, k, r0, r1, act, ncols, out, out_stride);
+        (kquant ? agora_kquant_rows_avx2 : agora_matmul_rows_avx2)(type, w, k, r0, r1, act, ncols, out, out_stride);
         break;
     default:
-        agora_matmul_rows_scalar(type, w, k, r0, r1, act, ncols, out, out_stride);
+        (kquant ? agora_kquant_rows_scalar : agora_matmul_rows_scalar)(type, w, k, r0, r1, act, ncols, out, out_stride);
         break;
     }
 }

@@ -300,20 +300,3 @@ void agora_kquant_rows_scalar(agora_weight_type type, const void *w, int k, int 
         }
     }
 }
-
-
-void agora_kquant_matmul_rows_on(agora_path path, agora_weight_type type, const void *w, int k, int r0, int r1,
-                                 const void *act, int ncols, float *out, size_t out_stride) {
-    if (!agora_path_supported(path)) path = AGORA_PATH_SCALAR;
-    switch (path) {
-    case AGORA_PATH_AVX512:
-        agora_kquant_rows_avx512(type, w, k, r0, r1, act, ncols, out, out_stride);
-        break;
-    case AGORA_PATH_AVX2:
-        agora_kquant_rows_avx2(type, w, k, r0, r1, act, ncols, out, out_stride);
-        break;
-    default:
-        agora_kquant_rows_scalar(type, w, k, r0, r1, act, ncols, out, out_stride);
-        break;
-    }
-}

@@ -85,6 +85,14 @@ static inline float q8k_scale(const uint8_t *block) {
 
 static inline float f16_at(const uint8_t *p) { return _cvtsh_ss(load_u16(p)); }
 
+/// The sum over registers j of vpdpwssd(vpmaddubsw(v[j], y_j), sc[j]), y_j being bytes 64j..64j+63 of the
+/// Q8_K block a's values: four registers of weights against one column, exact.
+static inline __m512i scaled_dot4(const __m512i v[4], const __m512i sc[4], const uint8_t *a) {
+    __m512i s = _mm512_setzero_si512();
+    for (int j = 0; j < 4; j++) s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(v[j], _mm512_loadu_si512(a + 4 + 64 * j)), sc[j]);
+    return s;
+}
+
 // Each tile takes R rows and C columns (R * C <= 4) and writes res[r * C + c]; the constant R and C of the
 // wrappers below unroll the loops.
 
@@ -114,11 +122,7 @@ static inline __attribute__((always_inline)) void q4k_tile(const uint8_t *const 
             }
             for (int c = 0; c < C; c++) {
                 const uint8_t *a = q8k_block(cols[c], i);
-                __m512i s = _mm512_setzero_si512();
-                for (int j = 0; j < 4; j++) {
-                    const __m512i y = _mm512_loadu_si512(a + 4 + 64 * j);
-                    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(v[j], y), sc[j]);
-                }
+                const __m512i s = scaled_dot4(v, sc, a);
                 const int p = r * C + c;
                 sums[p] = fold_halves(s);
                 mins[p] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + 260)), min_pairs);
@@ -181,11 +185,7 @@ static inline __attribute__((always_inline)) void q6k_tile(const uint8_t *const 
             for (int t = 0; t < 4; t++) sc[t] = _mm512_permutexvar_epi16(index_row(quad_scale_index[t]), _mm512_castsi256_si512(sc16));
             for (int c = 0; c < C; c++) {
                 const uint8_t *a = q8k_block(cols[c], i);
-                __m512i s = _mm512_setzero_si512();
-                for (int t = 0; t < 4; t++) {
-                    const __m512i y = _mm512_loadu_si512(a + 4 + 64 * t);
-                    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(v[t], y), sc[t]);
-                }
+                const __m512i s = scaled_dot4(v, sc, a);
                 const __m256i offset =
                     _mm256_slli_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + 260)), sc16), 5);
                 const __m256i total = _mm256_sub_epi32(fold_halves(s), offset);
@@ -228,11 +228,7 @@ static inline __attribute__((always_inline)) void q5k_tile(const uint8_t *const 
             }
             for (int c = 0; c < C; c++) {
                 const uint8_t *a = q8k_block(cols[c], i);
-                __m512i s = _mm512_setzero_si512();
-                for (int j = 0; j < 4; j++) {
-                    const __m512i y = _mm512_loadu_si512(a + 4 + 64 * j);
-                    s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(v[j], y), sc[j]);
-                }
+                const __m512i s = scaled_dot4(v, sc, a);
                 const float d8 = q8k_scale(a);
                 const int p = r * C + c;
                 mins[p] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + 260)), min_pairs);

@@ -52,7 +52,7 @@ static inline void q4_scales_mins(const uint8_t *packed, uint8_t out[16]) {
     memcpy(out, u, 16);
 }
 
-/// One row range of a K-quant product on each path (see agora_kquant_matmul_rows_on).
+/// One row range of a K-quant product on each path (agora_matmul_rows_on picks one).
 void agora_kquant_rows_scalar(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,
                               int ncols, float *out, size_t out_stride);
 void agora_kquant_rows_avx2(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,

@@ -141,8 +141,6 @@ void agora_kquant_dequantize_row(agora_weight_type type, const void *row, float 
 /// block_q8_K (f32 d, 256 int8, 16 int16 group sums), as quantize_row_q8_K_ref computes it.
 size_t agora_act_k_bytes(int k);
 void agora_quantize_act_k(const float *x, size_t x_stride, int ncols, int k, void *dst);
-void agora_kquant_matmul_rows_on(agora_path path, agora_weight_type type, const void *w, int k, int r0, int r1,
-                                 const void *act, int ncols, float *out, size_t out_stride);
 
 // MARK: - Attention and activations (llama.cpp's float order; see attention.c)
 
