@@ -64,7 +64,7 @@ static inline int q23_value(int three, const uint8_t *block, int e) {
 static float q23_dot(int three, const uint8_t *w, const uint8_t *a, int nb) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     const size_t bb = three ? 110 : 84;
-    for (int i = 0; i < nb; i++, w += bb, a += 292) {
+    for (int i = 0; i < nb; i++, w += bb, a += AGORA_Q8K_BLOCK) {
         float d8;
         memcpy(&d8, a, 4);
         const int8_t *q8 = (const int8_t *)(a + 4);
@@ -157,7 +157,7 @@ void agora_kquant_dequantize_row(agora_weight_type type, const void *rowp, float
 
 // MARK: - Q8_K activations
 
-size_t agora_act_k_bytes(int k) { return round_up64((size_t)(k / QK_K) * 292); }
+size_t agora_act_k_bytes(int k) { return round_up64((size_t)(k / QK_K) * AGORA_Q8K_BLOCK); }
 
 /// ggml's nearest_int: round to nearest (even) through the float adder.
 static int nearest_int(float fval) {
@@ -172,7 +172,7 @@ void agora_quantize_act_k(const float *x, size_t x_stride, int ncols, int k, voi
         const float *xc = x + (size_t)c * x_stride;
         uint8_t *blocks = (uint8_t *)dst + (size_t)c * agora_act_k_bytes(k);
         for (int i = 0; i < k / QK_K; i++) {
-            uint8_t *blk = blocks + (size_t)i * 292;
+            uint8_t *blk = blocks + (size_t)i * AGORA_Q8K_BLOCK;
             const float *xb = xc + (size_t)i * QK_K;
             int8_t *qs = (int8_t *)(blk + 4);
             int16_t bsums[16];
@@ -209,7 +209,7 @@ void agora_quantize_act_k(const float *x, size_t x_stride, int ncols, int k, voi
 // MARK: - Products
 static float scalar_q6(const uint8_t *w, const uint8_t *a, int nb) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int i = 0; i < nb; i++, w += 210, a += 292) {
+    for (int i = 0; i < nb; i++, w += 210, a += AGORA_Q8K_BLOCK) {
         const uint8_t *ql = w, *qh = w + 128;
         const int8_t *sc = (const int8_t *)(w + 192);
         float d8;
@@ -231,7 +231,7 @@ static float scalar_q6(const uint8_t *w, const uint8_t *a, int nb) {
 }
 static float scalar_q4(const uint8_t *w, const uint8_t *a, int nb) {
     float acc = 0, accmin = 0;
-    for (int i = 0; i < nb; i++, w += 144, a += 292) {
+    for (int i = 0; i < nb; i++, w += 144, a += AGORA_Q8K_BLOCK) {
         const float d4 = agora_f16_to_f32(load_u16(w)), dmin = agora_f16_to_f32(load_u16(w + 2));
         const uint8_t *scales = w + 4, *q = w + 16;
         float d8;
@@ -258,7 +258,7 @@ static float scalar_q4(const uint8_t *w, const uint8_t *a, int nb) {
 static float scalar_q5(const uint8_t *w, const uint8_t *a, int nb) {
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     float summs = 0;
-    for (int i = 0; i < nb; i++, w += 176, a += 292) {
+    for (int i = 0; i < nb; i++, w += 176, a += AGORA_Q8K_BLOCK) {
         const uint8_t *scales = w + 4, *qh = w + 16, *q = w + 48;
         float d8;
         memcpy(&d8, a, 4);

@@ -19,7 +19,7 @@ static float q5_avx2(const uint8_t *w, const uint8_t *a, int nb) {
     const __m256i m15 = _mm256_set1_epi8(15);
     __m256 acc = _mm256_setzero_ps();
     float summs = 0;
-    for (int i = 0; i < nb; i++, w += 176, a += 292) {
+    for (int i = 0; i < nb; i++, w += 176, a += AGORA_Q8K_BLOCK) {
         const uint8_t *scales = w + 4, *q = w + 48;
         float d8;
         memcpy(&d8, a, 4);
@@ -89,14 +89,14 @@ static inline __attribute__((always_inline)) void q6_avx2_cols(const uint8_t *w,
                 const int g = 8 * half + 2 * part;
                 const __m256i scale = scale_pair(sc[g], sc[g + 1]);
                 for (int c = 0; c < C; c++) {
-                    const int8_t *q8 = (const int8_t *)(cols[c] + (size_t)i * 292 + 4);
+                    const int8_t *q8 = (const int8_t *)(cols[c] + (size_t)i * AGORA_Q8K_BLOCK + 4);
                     const __m256i y = _mm256_loadu_si256((const __m256i *)(q8 + 128 * half + 32 * part));
                     sumi[c] = _mm256_add_epi32(sumi[c], _mm256_madd_epi16(_mm256_maddubs_epi16(q[part], y), scale));
                 }
             }
         }
         for (int c = 0; c < C; c++) {
-            const uint8_t *a = cols[c] + (size_t)i * 292;
+            const uint8_t *a = cols[c] + (size_t)i * AGORA_Q8K_BLOCK;
             float d8;
             memcpy(&d8, a, 4);
             const __m256i q8sums = _mm256_loadu_si256((const __m256i *)(a + 260));
@@ -110,6 +110,20 @@ static inline __attribute__((always_inline)) void q6_avx2_cols(const uint8_t *w,
         _mm256_storeu_ps(lanes, acc[c]);
         res[c] = agora_lanes_reduce(lanes);
     }
+}
+
+/// Q4_K's eight 6-bit scales (bytes 0..7) and mins (bytes 8..15) of one superblock, unpacked from their
+/// 12 packed bytes all at once (ggml's kmask shuffle; the same values as scale_min_k4).
+static inline void q4_scales_mins(const uint8_t *packed, uint8_t out[16]) {
+    uint32_t u[4];
+    memcpy(u, packed, 12);
+    const uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
+    u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
+    const uint32_t mins_lo = u[1] & kmask1;
+    u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
+    u[2] = mins_lo;
+    u[0] &= kmask1;
+    memcpy(out, u, 16);
 }
 
 /// Q4_K against C (1 to 4) columns. Each column's isum and imin are exact integers; the four columns'
@@ -136,7 +150,7 @@ static inline __attribute__((always_inline)) void q4_avx2_cols(const uint8_t *w,
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), m15);
             const __m256i slo = _mm256_set1_epi16((short)sm[2 * j]), shi = _mm256_set1_epi16((short)sm[2 * j + 1]);
             for (int c = 0; c < C; c++) {
-                const int8_t *q8 = (const int8_t *)(col[c] + (size_t)i * 292 + 4);
+                const int8_t *q8 = (const int8_t *)(col[c] + (size_t)i * AGORA_Q8K_BLOCK + 4);
                 const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j)));
                 const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 64 * j + 32)));
                 sumv[c] = _mm256_add_epi32(sumv[c], _mm256_madd_epi16(plo, slo));
@@ -145,7 +159,7 @@ static inline __attribute__((always_inline)) void q4_avx2_cols(const uint8_t *w,
         }
         float d8[4];
         for (int c = 0; c < 4; c++) {
-            const uint8_t *a = col[c] + (size_t)i * 292;
+            const uint8_t *a = col[c] + (size_t)i * AGORA_Q8K_BLOCK;
             memcpy(&d8[c], a, 4);
             // Lane g: m[g] * (bsums[2g] + bsums[2g + 1]); their total is imin.
             minv[c] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)(a + 260)), min_pairs);
@@ -165,7 +179,7 @@ static inline __attribute__((always_inline)) void q4_avx2_cols(const uint8_t *w,
 static float q2_avx2(const uint8_t *w, const uint8_t *a, int nb) {
     const __m256i m3 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < nb; i++, w += 84, a += 292) {
+    for (int i = 0; i < nb; i++, w += 84, a += AGORA_Q8K_BLOCK) {
         float d8;
         memcpy(&d8, a, 4);
         const int8_t *q8 = (const int8_t *)(a + 4);
@@ -198,7 +212,7 @@ static float q2_avx2(const uint8_t *w, const uint8_t *a, int nb) {
 static float q3_avx2(const uint8_t *w, const uint8_t *a, int nb) {
     const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1), four = _mm256_set1_epi8(4);
     __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < nb; i++, w += 110, a += 292) {
+    for (int i = 0; i < nb; i++, w += 110, a += AGORA_Q8K_BLOCK) {
         float d8;
         memcpy(&d8, a, 4);
         const int8_t *q8 = (const int8_t *)(a + 4);
@@ -232,9 +246,7 @@ void agora_kquant_rows_avx2(agora_weight_type type, const void *w, int k, int r0
     const size_t rb = agora_kquant_row_bytes(type, k), cb = agora_act_k_bytes(k);
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)w + (size_t)r * rb;
-        if (r + 1 < r1) {
-            for (size_t off = 0; off < rb; off += 64) _mm_prefetch((const char *)row + rb + off, _MM_HINT_T0);
-        }
+        if (r + 1 < r1) agora_prefetch_rows(w, rb, r + 1, 1);
         int c0 = 0;
         if (type == AGORA_WEIGHT_Q4_K || type == AGORA_WEIGHT_Q6_K) {
             // Four columns at a time, then the one to three left over one by one.

@@ -282,7 +282,8 @@ static inline __attribute__((always_inline)) void q23k_tile(int three, const uin
                 dmin = f16_at(w + 82);
             }
             const uint8_t *bits = w + (three ? 32 : 16);
-            const __m512i hmask = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)w));
+            const __m512i hmask =
+                three ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)w)) : _mm512_setzero_si512();
             __m512i v[4], sc[4];
             for (int t = 0; t < 4; t++) {
                 const int h = t / 2, p2 = t % 2;

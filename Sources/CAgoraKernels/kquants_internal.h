@@ -36,22 +36,6 @@ static inline void q3_scales(const uint8_t *packed, int out[16]) {
     }
 }
 
-
-
-/// Q4_K's eight 6-bit scales (bytes 0..7) and mins (bytes 8..15) of one superblock, unpacked from their
-/// 12 packed bytes all at once (ggml's kmask shuffle; the same values as scale_min_k4).
-static inline void q4_scales_mins(const uint8_t *packed, uint8_t out[16]) {
-    uint32_t u[4];
-    memcpy(u, packed, 12);
-    const uint32_t kmask1 = 0x3f3f3f3f, kmask2 = 0x0f0f0f0f, kmask3 = 0x03030303;
-    u[3] = ((u[2] >> 4) & kmask2) | (((u[1] >> 6) & kmask3) << 4);
-    const uint32_t mins_lo = u[1] & kmask1;
-    u[1] = (u[2] & kmask2) | (((u[0] >> 6) & kmask3) << 4);
-    u[2] = mins_lo;
-    u[0] &= kmask1;
-    memcpy(out, u, 16);
-}
-
 /// One row range of a K-quant product on each path (agora_matmul_rows_on picks one).
 void agora_kquant_rows_scalar(agora_weight_type type, const void *w, int k, int r0, int r1, const void *act,
                               int ncols, float *out, size_t out_stride);

@@ -1,6 +1,6 @@
 // AVX-512 VNNI path: vpdpbusd computes the u8 x s8 sums in one instruction. The float lanes stay eight wide
-// per row so the accumulation order matches the scalar path exactly; decode (one column) packs two rows
-// into each 512-bit register, whose halves are then two rows' eight-lane chains side by side.
+// per row so the accumulation order matches the scalar path exactly; the four-row tiles pack two rows into
+// each 512-bit register, whose halves are then two rows' eight-lane chains side by side.
 #pragma STDC FP_CONTRACT OFF
 
 #include <immintrin.h>
@@ -19,7 +19,7 @@ static inline __m256i dot_u8s8_vnni(__m256i w, __m256i a) {
 #define AGORA_MATMUL_ROWS_LINKAGE static
 #include "matmul_simd_body.h"
 
-// MARK: - Decode: four rows against one column
+// MARK: - Four rows against up to four columns
 
 /// Block b of rows row0 and row1 as unsigned bytes, row0's 32 below row1's: Q4_1 nibbles; Q5_0 and Q5_1
 /// nibble | fifth bit << 4; Q8_0 w + 128. The signed types' bias comes back out through bias_sums.

@@ -369,10 +369,7 @@ static inline __attribute__((always_inline)) void matmul_cols(agora_weight_type 
                 const agora_wrow row0 = agora_weight_row(type, w, rb, r, k);
                 const agora_wrow row1 = agora_weight_row(type, w, rb, r + 1, k);
                 // The next pair: its bytes arrive while this pair's chains run.
-                if (r + 3 < r1) {
-                    const char *next = (const char *)w + (size_t)(r + 2) * rb;
-                    for (size_t off = 0; off < 2 * rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
-                }
+                if (r + 3 < r1) agora_prefetch_rows(w, rb, r + 2, 2);
                 row_dot_pair(type, &row0, &row1, &cols[0], nb, &o[r], &o[r + 1]);
             }
             if (r < r1) {
@@ -393,10 +390,7 @@ static inline __attribute__((always_inline)) void matmul_cols(agora_weight_type 
         }
         for (; r < r1; r++) {
             const agora_wrow row = agora_weight_row(type, w, rb, r, k);
-            if (r + 1 < r1 && c0 == 0) {
-                const char *next = (const char *)w + (size_t)(r + 1) * rb;
-                for (size_t off = 0; off < rb; off += 64) _mm_prefetch(next + off, _MM_HINT_T0);
-            }
+            if (r + 1 < r1 && c0 == 0) agora_prefetch_rows(w, rb, r + 1, 1);
             switch (nc) {
             case 4: tile(type, &row, cols, 4, nb, o, out_stride, r); break;
             case 3: tile(type, &row, cols, 3, nb, o, out_stride, r); break;
