@@ -22,6 +22,7 @@ public struct CheatingEngine: CompletionEngine {
     public var modelHash: Hash256 { honest.modelHash }
     public var engineVersion: String { honest.engineVersion }
     public var contextLength: Int { honest.contextLength }
+    public var vocabularySize: Int { honest.vocabularySize }
 
     public func promptTokenCount(_ request: JobRequest) throws -> Int { try honest.promptTokenCount(request) }
 
@@ -39,15 +40,15 @@ public struct CheatingEngine: CompletionEngine {
     }
 
     public func complete(
-        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onText: @Sendable (String) -> Void
+        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onDelta: @Sendable (CompletionDelta) -> Void
     ) throws -> CompletionOutcome {
         guard cheats(on: request), request.maxTokens > 2 else {
-            return try honest.complete(request, shouldStop: shouldStop, onText: onText)
+            return try honest.complete(request, shouldStop: shouldStop, onDelta: onDelta)
         }
         var cheap = request
         cheap.maxTokens = max(1, request.maxTokens / 8)
-        var outcome = try honest.complete(cheap, shouldStop: shouldStop, onText: onText)
-        outcome.finishReason = "stop"
+        var outcome = try honest.complete(cheap, shouldStop: shouldStop, onDelta: onDelta)
+        for index in outcome.choices.indices { outcome.choices[index].finishReason = "stop" }
         return outcome
     }
 }

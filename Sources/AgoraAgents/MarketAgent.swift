@@ -161,8 +161,7 @@ public final class MarketAgent {
             auditJob = nil
             auditorName = "local engine"
             let job = original.job
-            auditHash = ReceiptVerifier.outputHash(
-                try await offCooperativePool { try localEngine.complete(job, onText: { _ in }) }.text)
+            auditHash = try await offCooperativePool { try localEngine.complete(job) }.outputHash
         } else {
             throw AgentError.noEligibleNode
         }
@@ -190,8 +189,7 @@ public final class MarketAgent {
     private func tieBreak(_ job: HiredJob, excluding: [PublicKey], others: [NodeListing]) async throws -> Hash256 {
         if let localEngine {
             let request = job.job
-            return ReceiptVerifier.outputHash(
-                try await offCooperativePool { try localEngine.complete(request, onText: { _ in }) }.text)
+            return try await offCooperativePool { try localEngine.complete(request) }.outputHash
         }
         guard let third = others.first(where: { !excluding.contains($0.key) }) else {
             throw AgentError.noTieBreaker

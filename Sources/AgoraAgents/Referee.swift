@@ -94,9 +94,9 @@ public struct Referee: Sendable {
         guard revealed.inputHash(modelHash: job.modelHash) == job.inputHash else { throw .revealedInputMismatch }
         let outcome: CompletionOutcome
         do {
-            outcome = try await offCooperativePool { try engine.complete(revealed, onText: { _ in }) }
+            outcome = try await offCooperativePool { try engine.complete(revealed) }
         } catch { throw .inferenceFailed("\(error)") }
-        let recomputed = ReceiptVerifier.outputHash(outcome.text)
+        let recomputed = outcome.outputHash
         return Verdict(jobID: entry.jobID, nodeAtFault: recomputed != job.outputHash, recomputedOutputHash: recomputed)
     }
 

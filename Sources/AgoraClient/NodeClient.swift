@@ -137,7 +137,10 @@ public struct NodeClient: Sendable {
         else {
             throw NodeClientError.unexpectedTerms("network or payee")
         }
-        let limits = RequestLimits(maxTokens: Int.max, defaultMaxTokens: terms.maxOutputTokens)
+        // The terms cap all choices together: a request without max_tokens got maxOutputTokens / n each.
+        let choices = max(1, request.n ?? 1)
+        let limits = RequestLimits(
+            maxTokens: Int.max, defaultMaxTokens: terms.maxOutputTokens / choices, maxChoices: Int.max)
         let job = try limits.job(from: request, chosenSeed: terms.seed)
         guard job.inputHash(modelHash: terms.modelHash) == terms.inputHash else {
             throw NodeClientError.unexpectedTerms("the input hash is not the hash of our request")

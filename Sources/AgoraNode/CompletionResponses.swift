@@ -14,9 +14,91 @@ enum CompletionResponses {
         var index = 0
         var message: ChatMessage
         var finishReason: String
+        /// `null` unless the request asked for log-probabilities (as OpenAI sends it).
+        var logprobs: ChatLogprobs?
         enum CodingKeys: String, CodingKey {
-            case index, message
+            case index, message, logprobs
             case finishReason = "finish_reason"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(index, forKey: .index)
+            try container.encode(message, forKey: .message)
+            try container.encode(finishReason, forKey: .finishReason)
+            try container.encode(logprobs, forKey: .logprobs)
+        }
+    }
+
+    /// Chat `logprobs`: `{"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}`.
+    /// `token` is the token's bytes as text (U+FFFD where they cut a character); `bytes` are exact.
+    struct ChatLogprobs: Encodable, Sendable {
+        struct Alternative: Encodable, Sendable {
+            var token: String
+            var logprob: Float
+            var bytes: [UInt8]
+        }
+
+        struct Entry: Encodable, Sendable {
+            var token: String
+            var logprob: Float
+            var bytes: [UInt8]
+            var topLogprobs: [Alternative]
+            enum CodingKeys: String, CodingKey {
+                case token, logprob, bytes
+                case topLogprobs = "top_logprobs"
+            }
+        }
+
+        var content: [Entry]
+
+        init(_ logprobs: [OutputLogprob]) {
+            content = logprobs.map { entry in
+                Entry(
+                    token: String(decoding: entry.bytes, as: UTF8.self), logprob: entry.logprob, bytes: entry.bytes,
+                    topLogprobs: entry.top.map {
+                        Alternative(
+                            token: String(decoding: $0.bytes, as: UTF8.self), logprob: $0.logprob, bytes: $0.bytes)
+                    })
+            }
+        }
+    }
+
+    /// Legacy completions `logprobs`: parallel arrays, `top_logprobs` as token → logprob maps, `text_offset`
+    /// in UTF-8 bytes of the tokens before each one. Agora adds `content`, the chat form: the legacy arrays
+    /// lose bytes (a token that cuts a character) and alternatives (two that render alike), and the output
+    /// hash needs both.
+    struct TextLogprobs: Encodable, Sendable {
+        var tokens: [String]
+        var tokenLogprobs: [Float]
+        var topLogprobs: [[String: Float]]
+        var textOffset: [Int]
+        var content: [ChatLogprobs.Entry]
+        enum CodingKeys: String, CodingKey {
+            case tokens, content
+            case tokenLogprobs = "token_logprobs"
+            case topLogprobs = "top_logprobs"
+            case textOffset = "text_offset"
+        }
+
+        init(_ logprobs: [OutputLogprob], offset: Int) {
+            content = ChatLogprobs(logprobs).content
+            tokens = logprobs.map { String(decoding: $0.bytes, as: UTF8.self) }
+            tokenLogprobs = logprobs.map(\.logprob)
+            topLogprobs = logprobs.map { entry in
+                // Two tokens may render as the same text (a cut character): the likelier (first) one is kept.
+                var map: [String: Float] = [:]
+                for alternative in entry.top {
+                    let key = String(decoding: alternative.bytes, as: UTF8.self)
+                    if map[key] == nil { map[key] = alternative.logprob }
+                }
+                return map
+            }
+            var position = offset
+            textOffset = logprobs.map { entry in
+                defer { position += entry.bytes.count }
+                return position
+            }
         }
     }
 
@@ -38,9 +120,18 @@ enum CompletionResponses {
         var text: String
         var index = 0
         var finishReason: String
+        var logprobs: TextLogprobs?
         enum CodingKeys: String, CodingKey {
-            case text, index
+            case text, index, logprobs
             case finishReason = "finish_reason"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(text, forKey: .text)
+            try container.encode(index, forKey: .index)
+            try container.encode(finishReason, forKey: .finishReason)
+            try container.encode(logprobs, forKey: .logprobs)
         }
     }
 
@@ -63,13 +154,27 @@ enum CompletionResponses {
         var content: String?
     }
 
+    /// A streamed piece's log-probabilities, in its endpoint's form.
+    enum ChunkLogprobs: Encodable, Sendable {
+        case chat(ChatLogprobs)
+        case text(TextLogprobs)
+
+        func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .chat(let value): try value.encode(to: encoder)
+            case .text(let value): try value.encode(to: encoder)
+            }
+        }
+    }
+
     struct ChunkChoice: Encodable, Sendable {
         var index = 0
         var delta: Delta?
         var text: String?
+        var logprobs: ChunkLogprobs?
         var finishReason: String?
         enum CodingKeys: String, CodingKey {
-            case index, delta, text
+            case index, delta, text, logprobs
             case finishReason = "finish_reason"
         }
 
@@ -78,6 +183,7 @@ enum CompletionResponses {
             try container.encode(index, forKey: .index)
             try container.encodeIfPresent(delta, forKey: .delta)
             try container.encodeIfPresent(text, forKey: .text)
+            try container.encodeIfPresent(logprobs, forKey: .logprobs)
             try container.encode(finishReason, forKey: .finishReason)
         }
     }

@@ -33,15 +33,23 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         return stem.split(separator: ".").first.map(String.init) ?? stem
     }
 
-    func generationRequest(_ request: JobRequest) -> GenerationRequest {
+    public var vocabularySize: Int { engine.model.vocabularySize }
+
+    /// The engine's request for choice `choice` of a job: the job's settings with that choice's seed.
+    func generationRequest(_ request: JobRequest, choice: Int = 0) -> GenerationRequest {
         let input: GenerationRequest.Input
         switch request.input {
         case .chat(let messages): input = .messages(messages.map { ChatMessage(role: $0.role, content: $0.content) })
         case .text(let prompt): input = .prompt(prompt)
         }
+        let sampling = SamplingParameters(
+            temperature: request.temperature, topK: request.topK, topP: request.topP,
+            seed: request.seed(ofChoice: choice), minP: request.minP, repetitionPenalty: request.repetitionPenalty,
+            presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty,
+            logitBias: request.logitBias.map { LogitBias(token: $0.token, bias: $0.bias) })
         return GenerationRequest(
-            input: input, maxTokens: request.maxTokens, temperature: request.temperature, topP: request.topP,
-            topK: request.topK, seed: request.seed, stop: request.stop)
+            input: input, maxTokens: request.maxTokens, sampling: sampling, stop: request.stop,
+            logprobs: request.logprobs)
     }
 
     public func promptTokenCount(_ request: JobRequest) throws -> Int {
@@ -52,39 +60,106 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         (promptTokens + maxTokens) * engine.kvBytesPerPosition
     }
 
+    /// Starts every choice at once: they share the engine's forward passes like any concurrent jobs, and each
+    /// gets the bits it gets alone.
     public func start(
         _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool,
-        onText: @escaping @Sendable (String) -> Void,
+        onDelta: @escaping @Sendable (CompletionDelta) -> Void,
         onFinish: @escaping @Sendable (Result<CompletionOutcome, any Error>) -> Void
     ) {
-        let generation = generationRequest(request)
         let prompt: [Int32]
-        do { prompt = try engine.promptTokens(for: generation.input) } catch {
+        do { prompt = try engine.promptTokens(for: generationRequest(request).input) } catch {
             onFinish(.failure(error))
             return
         }
-        engine.start(
-            promptTokens: prompt, request: generation, shouldStop: shouldStop, onChunk: { onText($0.text) },
-            onFinish: { result in onFinish(result.mapError { $0 as any Error }.flatMap(Self.outcome)) })
-    }
-
-    public func complete(
-        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onText: @Sendable (String) -> Void
-    ) throws -> CompletionOutcome {
-        let result = try engine.generate(generationRequest(request), shouldStop: shouldStop) { chunk in
-            onText(chunk.text)
+        let choices = ChoiceCollector(count: request.n, onFinish: onFinish)
+        for choice in 0..<request.n {
+            engine.start(
+                promptTokens: prompt, request: generationRequest(request, choice: choice), shouldStop: shouldStop,
+                onChunk: { [self] chunk in onDelta(delta(chunk, choice: choice)) },
+                onFinish: { [self] result in
+                    choices.finish(
+                        choice,
+                        result.mapError { $0 as any Error }.map {
+                            ($0, choiceOutcome($0, logprobs: request.logprobs != nil))
+                        })
+                }
+            )
         }
-        return try Self.outcome(result).get()
     }
 
-    /// A finished generation as a job's outcome; a cancelled one is no job's output.
-    private static func outcome(_ result: GenerationResult) -> Result<CompletionOutcome, any Error> {
-        if result.finishReason == .cancelled {
-            return .failure(CompletionCancelled(completionTokens: result.completionTokenCount))
+    /// Runs the choices one after another on the calling thread (the referee's and auditors' path: same bits
+    /// as the concurrent path, no engine thread calling back).
+    public func complete(
+        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onDelta: @Sendable (CompletionDelta) -> Void
+    ) throws -> CompletionOutcome {
+        var outcomes: [(GenerationResult, ChoiceOutcome)] = []
+        for choice in 0..<request.n {
+            let result = try engine.generate(generationRequest(request, choice: choice), shouldStop: shouldStop) {
+                onDelta(delta($0, choice: choice))
+            }
+            outcomes.append((result, choiceOutcome(result, logprobs: request.logprobs != nil)))
+        }
+        return try Self.outcome(outcomes).get()
+    }
+
+    /// A streamed step as the node sees it: the choice, its text and (when asked) the token's log-probability.
+    private func delta(_ chunk: GenerationChunk, choice: Int) -> CompletionDelta {
+        let logprobs = chunk.logprob.flatMap(outputLogprob).map { [$0] } ?? []
+        return CompletionDelta(choice: choice, text: chunk.text, logprobs: logprobs)
+    }
+
+    /// A token's log-probability with its bytes; nil for end-of-generation tokens, which are not part of
+    /// the text (OpenAI lists only the tokens the answer is made of).
+    private func outputLogprob(_ value: TokenLogprob) -> OutputLogprob? {
+        let tokenizer = engine.tokenizer
+        guard !tokenizer.isEndOfGeneration(value.token) else { return nil }
+        return OutputLogprob(
+            token: value.token, bytes: tokenizer.tokenBytes(value.token), logprob: value.logprob,
+            top: value.top.map { .init(token: $0.token, bytes: tokenizer.tokenBytes($0.token), logprob: $0.logprob) })
+    }
+
+    private func choiceOutcome(_ result: GenerationResult, logprobs: Bool) -> ChoiceOutcome {
+        ChoiceOutcome(
+            text: result.text, completionTokens: result.completionTokenCount,
+            finishReason: result.finishReason.rawValue,
+            logprobs: logprobs ? result.logprobs.compactMap(outputLogprob) : nil)
+    }
+
+    /// Finished choices as a job's outcome; a cancelled one makes the job no job's output.
+    fileprivate static func outcome(_ choices: [(GenerationResult, ChoiceOutcome)]) -> Result<
+        CompletionOutcome, any Error
+    > {
+        if choices.contains(where: { $0.0.finishReason == .cancelled }) {
+            return .failure(CompletionCancelled(completionTokens: choices.reduce(0) { $0 + $1.0.completionTokenCount }))
         }
         return .success(
-            CompletionOutcome(
-                text: result.text, promptTokens: result.promptTokenCount,
-                completionTokens: result.completionTokenCount, finishReason: result.finishReason.rawValue))
+            CompletionOutcome(choices: choices.map(\.1), promptTokens: choices.first?.0.promptTokenCount ?? 0))
+    }
+}
+
+/// Gathers the choices of one job as they finish (in any order, on the engine's thread) and reports the job
+/// once, when the last one is in.
+private final class ChoiceCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<(GenerationResult, ChoiceOutcome), any Error>?]
+    private let onFinish: @Sendable (Result<CompletionOutcome, any Error>) -> Void
+
+    init(count: Int, onFinish: @escaping @Sendable (Result<CompletionOutcome, any Error>) -> Void) {
+        results = Array(repeating: nil, count: count)
+        self.onFinish = onFinish
+    }
+
+    func finish(_ choice: Int, _ result: Result<(GenerationResult, ChoiceOutcome), any Error>) {
+        lock.lock()
+        results[choice] = result
+        let done = results.allSatisfy { $0 != nil }
+        lock.unlock()
+        guard done else { return }
+        do {
+            onFinish(LocalCompletionEngine.outcome(try results.map { try $0!.get() }))
+        } catch {
+            onFinish(.failure(error))
+        }
     }
 }

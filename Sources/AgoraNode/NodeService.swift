@@ -207,7 +207,7 @@ public final class NodeService: Sendable {
             let voucher = try await pay(
                 payload, refusal: refusal, endpoint: endpoint, body: body, job: job, jobID: jobID,
                 promptTokens: promptTokens, resource: resource, now: now)
-            let memory = engine.memoryReservation(promptTokens: promptTokens, maxTokens: job.maxTokens)
+            let memory = reservation(job, promptTokens: promptTokens)
             try await admit(voucher, memory: memory)
             let context = JobContext(
                 endpoint: endpoint, jobID: jobID, job: job, voucher: voucher, promptTokens: promptTokens,
@@ -255,12 +255,23 @@ public final class NodeService: Sendable {
             throw .contextLengthExceeded(
                 promptTokens: promptTokens, maxTokens: job.maxTokens, contextLength: engine.contextLength)
         }
+        if let entry = job.logitBias.first(where: { Int($0.token) >= engine.vocabularySize }) {
+            throw .invalidRequest(
+                RequestError(
+                    "logit_bias names token \(entry.token), beyond the vocabulary of \(engine.vocabularySize)",
+                    param: "logit_bias.\(entry.token)"))
+        }
         // A job larger than the whole memory budget could never run: refused before anyone pays for it.
-        let memory = engine.memoryReservation(promptTokens: promptTokens, maxTokens: job.maxTokens)
+        let memory = reservation(job, promptTokens: promptTokens)
         guard admission.fitsAtAll(memory) else {
             throw .exceedsMemoryBudget(bytes: memory, budget: admission.memoryBudget)
         }
         return (job, stream, promptTokens)
+    }
+
+    /// Bytes of KV cache a job holds while it runs: one cache per choice.
+    private func reservation(_ job: JobRequest, promptTokens: Int) -> Int {
+        engine.memoryReservation(promptTokens: promptTokens, maxTokens: job.maxTokens) * job.n
     }
 
     /// Stage 3: the voucher checked against the terms this node issued for its job and the ledger, its cap
@@ -382,7 +393,7 @@ public final class NodeService: Sendable {
             chainID: chainID ?? "free", jobID: context.jobID, node: key.publicKey,
             payer: context.voucher?.payer ?? key.publicKey, modelHash: engine.modelHash,
             inputHash: context.job.inputHash(modelHash: engine.modelHash),
-            outputHash: ReceiptVerifier.outputHash(outcome.text), inputTokens: UInt32(clamping: outcome.promptTokens),
+            outputHash: outcome.outputHash, inputTokens: UInt32(clamping: outcome.promptTokens),
             outputTokens: UInt32(clamping: outcome.completionTokens), amount: amount, seed: context.job.seed,
             engineVersion: engine.engineVersion, timestamp: UInt64(Date().timeIntervalSince1970 * 1000)
         ).signed(by: key)
@@ -413,7 +424,7 @@ public final class NodeService: Sendable {
         let result: Result<CompletionOutcome, any Error> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 engine.start(
-                    context.job, shouldStop: { stop.isSet }, onText: { _ in },
+                    context.job, shouldStop: { stop.isSet }, onDelta: { _ in },
                     onFinish: { continuation.resume(returning: $0) })
             }
         } onCancel: {
@@ -431,17 +442,25 @@ public final class NodeService: Sendable {
             let body: Data
             switch context.endpoint {
             case .chat:
+                let choices = outcome.choices.enumerated().map { index, choice in
+                    CompletionResponses.ChatChoice(
+                        index: index, message: .init(content: choice.text), finishReason: choice.finishReason,
+                        logprobs: choice.logprobs.map(CompletionResponses.ChatLogprobs.init))
+                }
                 body = CompletionResponses.json(
                     CompletionResponses.Chat(
-                        id: context.responseID, created: context.created, model: engine.modelName,
-                        choices: [.init(message: .init(content: outcome.text), finishReason: outcome.finishReason)],
+                        id: context.responseID, created: context.created, model: engine.modelName, choices: choices,
                         usage: usage, agoraReceipt: receipt))
             case .text:
+                let choices = outcome.choices.enumerated().map { index, choice in
+                    CompletionResponses.TextChoice(
+                        text: choice.text, index: index, finishReason: choice.finishReason,
+                        logprobs: choice.logprobs.map { CompletionResponses.TextLogprobs($0, offset: 0) })
+                }
                 body = CompletionResponses.json(
                     CompletionResponses.Text(
-                        id: context.responseID, created: context.created, model: engine.modelName,
-                        choices: [.init(text: outcome.text, finishReason: outcome.finishReason)], usage: usage,
-                        agoraReceipt: receipt))
+                        id: context.responseID, created: context.created, model: engine.modelName, choices: choices,
+                        usage: usage, agoraReceipt: receipt))
             }
             return .body(status: 200, headers: headers, body: body)
         } catch {
@@ -464,17 +483,34 @@ public final class NodeService: Sendable {
             if case .cancelled = termination { stop.set() }
         }
         let writer = ChunkWriter(context: context, modelName: engine.modelName)
-        if context.endpoint == .chat {
-            continuation.yield(writer.chunk(.init(delta: .init(role: "assistant", content: ""))))
+        let chat = context.endpoint == .chat
+        if chat {
+            for index in 0..<context.job.n {
+                continuation.yield(writer.chunk(.init(index: index, delta: .init(role: "assistant", content: ""))))
+            }
         }
         let started = Date()
-        let onText: @Sendable (String) -> Void = { piece in
-            guard !piece.isEmpty else { return }
-            continuation.yield(
-                context.endpoint == .chat
-                    ? writer.chunk(.init(delta: .init(content: piece))) : writer.chunk(.init(text: piece)))
+        // Text offsets of the legacy endpoint's logprobs count the UTF-8 bytes of each choice's tokens so far.
+        let offsets = TextOffsets(choices: context.job.n)
+        let onDelta: @Sendable (CompletionDelta) -> Void = { delta in
+            guard !delta.text.isEmpty || !delta.logprobs.isEmpty else { return }
+            let logprobs = delta.logprobs.isEmpty ? nil : delta.logprobs
+            if chat {
+                continuation.yield(
+                    writer.chunk(
+                        .init(
+                            index: delta.choice, delta: .init(content: delta.text),
+                            logprobs: logprobs.map { .chat(.init($0)) })))
+            } else {
+                let offset = offsets.advance(delta.choice, by: delta.logprobs.reduce(0) { $0 + $1.bytes.count })
+                continuation.yield(
+                    writer.chunk(
+                        .init(
+                            index: delta.choice, text: delta.text,
+                            logprobs: logprobs.map { .text(.init($0, offset: offset)) })))
+            }
         }
-        engine.start(context.job, shouldStop: { stop.isSet }, onText: onText) { result in
+        engine.start(context.job, shouldStop: { stop.isSet }, onDelta: onDelta) { result in
             // The slot is free as soon as the engine is; the receipt and the settlement's SQLite write go to a
             // GCD thread, off the cooperative pool and off the engine's batch thread.
             Task { await self.admission.leave(bytes: context.memory) }
@@ -484,11 +520,16 @@ public final class NodeService: Sendable {
                     self.recordSpeed(outcome, since: started)
                     let (receipt, _) = try self.finish(context, outcome: outcome)
                     let usage = Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens)
-                    let final: CompletionResponses.ChunkChoice =
-                        context.endpoint == .chat
-                        ? .init(delta: .init(), finishReason: outcome.finishReason)
-                        : .init(text: "", finishReason: outcome.finishReason)
-                    continuation.yield(writer.chunk(final, usage: usage, receipt: receipt))
+                    // One closing event per choice; the last also carries the usage and the receipt.
+                    for (index, choice) in outcome.choices.enumerated() {
+                        let final: CompletionResponses.ChunkChoice =
+                            chat
+                            ? .init(index: index, delta: .init(), finishReason: choice.finishReason)
+                            : .init(index: index, text: "", finishReason: choice.finishReason)
+                        let last = index == outcome.choices.count - 1
+                        continuation.yield(
+                            writer.chunk(final, usage: last ? usage : nil, receipt: last ? receipt : nil))
+                    }
                 } catch is CompletionCancelled {
                     // Not charged: the reservation is dropped and no receipt exists (see `CompletionCancelled`).
                     if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
@@ -528,6 +569,22 @@ public final class NodeService: Sendable {
                 id: context.responseID, object: context.endpoint == .chat ? "chat.completion.chunk" : "text_completion",
                 created: context.created, model: modelName, choices: [choice], usage: usage, agoraReceipt: receipt)
             return Data("data: ".utf8) + CompletionResponses.json(value) + Data("\n\n".utf8)
+        }
+    }
+
+    /// Bytes of text streamed so far per choice (the legacy endpoint's `text_offset`).
+    final class TextOffsets: @unchecked Sendable {
+        private let lock = NSLock()
+        private var offsets: [Int]
+
+        init(choices: Int) { offsets = Array(repeating: 0, count: choices) }
+
+        /// The offset before `count` more bytes of choice `choice`.
+        func advance(_ choice: Int, by count: Int) -> Int {
+            lock.withLock {
+                defer { offsets[choice] += count }
+                return offsets[choice]
+            }
         }
     }
 

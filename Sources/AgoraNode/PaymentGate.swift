@@ -144,13 +144,14 @@ public final class PaymentGate: @unchecked Sendable {
     public func requirements(jobID: Hash256, request: JobRequest, modelHash: Hash256, promptTokens: Int)
         -> X402.PaymentRequirements
     {
-        let maxCost = maximumCost(promptTokens: promptTokens, maxTokens: request.maxTokens) ?? Amount(microUnits: .max)
+        let maxCost =
+            maximumCost(promptTokens: promptTokens, maxTokens: request.maxOutputTokens) ?? Amount(microUnits: .max)
         let expiry = jobIDs.expiry(of: jobID) ?? 0
         let terms = X402.AgoraTerms(
             jobId: jobID, modelHash: modelHash, inputHash: request.inputHash(modelHash: modelHash), seed: request.seed,
             chainId: ledger.chainID, pricePerInputToken: prices.perInputToken,
             pricePerOutputToken: prices.perOutputToken, promptTokens: promptTokens,
-            maxOutputTokens: request.maxTokens, expiry: expiry)
+            maxOutputTokens: request.maxOutputTokens, expiry: expiry)
         return X402.PaymentRequirements(
             scheme: X402.scheme, network: X402.network(chainID: ledger.chainID), asset: X402.asset,
             amount: String(maxCost.microUnits), payTo: node.address.description,

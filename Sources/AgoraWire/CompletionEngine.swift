@@ -1,22 +1,6 @@
 import AgoraCore
 import Foundation
 
-/// What a finished job produced.
-public struct CompletionOutcome: Sendable, Equatable {
-    public var text: String
-    public var promptTokens: Int
-    public var completionTokens: Int
-    /// `stop` (end of generation or a stop sequence) or `length` (max tokens reached).
-    public var finishReason: String
-
-    public init(text: String, promptTokens: Int, completionTokens: Int, finishReason: String) {
-        self.text = text
-        self.promptTokens = promptTokens
-        self.completionTokens = completionTokens
-        self.finishReason = finishReason
-    }
-}
-
 /// The inference a node sells. The node only needs these few operations, so the HTTP and payment code does
 /// not depend on the engine's internals.
 public protocol CompletionEngine: Sendable {
@@ -26,6 +10,8 @@ public protocol CompletionEngine: Sendable {
     var modelHash: Hash256 { get }
     var engineVersion: String { get }
     var contextLength: Int { get }
+    /// Tokens in the model's vocabulary (what `logit_bias` keys are checked against).
+    var vocabularySize: Int { get }
 
     /// Prompt tokens of a request after the chat template (what the price of the input is computed from).
     func promptTokenCount(_ request: JobRequest) throws -> Int
@@ -33,17 +19,17 @@ public protocol CompletionEngine: Sendable {
     /// Bytes of memory a job holds while it runs (its KV cache): what a node's memory budget admits by.
     func memoryReservation(promptTokens: Int, maxTokens: Int) -> Int
 
-    /// Runs the job, calling `onText` with each piece of decoded text as it is generated. `shouldStop` is
-    /// polled between tokens; when it turns true the job ends early with `CompletionCancelled`.
+    /// Runs the job (all its choices), calling `onDelta` with each piece of decoded text as it is generated.
+    /// `shouldStop` is polled between tokens; when it turns true the job ends early with `CompletionCancelled`.
     func complete(
-        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onText: @Sendable (String) -> Void
+        _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onDelta: @Sendable (CompletionDelta) -> Void
     ) throws -> CompletionOutcome
 
-    /// Starts the job without blocking the caller: `onText` as in `complete`, then `onFinish` once with the
+    /// Starts the job without blocking the caller: `onDelta` as in `complete`, then `onFinish` once with the
     /// outcome or the error. Both may run on an engine thread and must return quickly.
     func start(
         _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool,
-        onText: @escaping @Sendable (String) -> Void,
+        onDelta: @escaping @Sendable (CompletionDelta) -> Void,
         onFinish: @escaping @Sendable (Result<CompletionOutcome, any Error>) -> Void)
 }
 
@@ -51,19 +37,21 @@ extension CompletionEngine {
     /// Runs the blocking `complete` on a thread of its own (engines without a scheduler of their own).
     public func start(
         _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool,
-        onText: @escaping @Sendable (String) -> Void,
+        onDelta: @escaping @Sendable (CompletionDelta) -> Void,
         onFinish: @escaping @Sendable (Result<CompletionOutcome, any Error>) -> Void
     ) {
         let thread = Thread {
-            onFinish(Result { try complete(request, shouldStop: shouldStop, onText: onText) })
+            onFinish(Result { try complete(request, shouldStop: shouldStop, onDelta: onDelta) })
         }
         thread.stackSize = 1 << 20
         thread.start()
     }
 
     /// Runs the job to its end.
-    public func complete(_ request: JobRequest, onText: @Sendable (String) -> Void) throws -> CompletionOutcome {
-        try complete(request, shouldStop: { false }, onText: onText)
+    public func complete(_ request: JobRequest, onDelta: @Sendable (CompletionDelta) -> Void = { _ in }) throws
+        -> CompletionOutcome
+    {
+        try complete(request, shouldStop: { false }, onDelta: onDelta)
     }
 }
 

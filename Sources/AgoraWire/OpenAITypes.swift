@@ -80,13 +80,27 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
     public var seed: UInt64?
     public var stop: StopSequences?
     public var stream: Bool?
+    public var n: Int?
+    public var logprobs: Bool?
+    public var topLogprobs: Int?
+    public var minP: Double?
+    public var repetitionPenalty: Double?
+    public var presencePenalty: Double?
+    public var frequencyPenalty: Double?
+    public var logitBias: [String: Double]?
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, temperature, seed, stop, stream
+        case model, messages, temperature, seed, stop, stream, n, logprobs
         case maxTokens = "max_tokens"
         case maxCompletionTokens = "max_completion_tokens"
         case topP = "top_p"
         case topK = "top_k"
+        case topLogprobs = "top_logprobs"
+        case minP = "min_p"
+        case repetitionPenalty = "repetition_penalty"
+        case presencePenalty = "presence_penalty"
+        case frequencyPenalty = "frequency_penalty"
+        case logitBias = "logit_bias"
     }
 
     public init(
@@ -116,12 +130,25 @@ public struct TextCompletionRequest: Codable, Sendable, Equatable {
     public var seed: UInt64?
     public var stop: StopSequences?
     public var stream: Bool?
+    public var n: Int?
+    /// The number of alternatives per token (OpenAI's legacy form: an integer, not a boolean).
+    public var logprobs: Int?
+    public var minP: Double?
+    public var repetitionPenalty: Double?
+    public var presencePenalty: Double?
+    public var frequencyPenalty: Double?
+    public var logitBias: [String: Double]?
 
     enum CodingKeys: String, CodingKey {
-        case model, prompt, temperature, seed, stop, stream
+        case model, prompt, temperature, seed, stop, stream, n, logprobs
         case maxTokens = "max_tokens"
         case topP = "top_p"
         case topK = "top_k"
+        case minP = "min_p"
+        case repetitionPenalty = "repetition_penalty"
+        case presencePenalty = "presence_penalty"
+        case frequencyPenalty = "frequency_penalty"
+        case logitBias = "logit_bias"
     }
 }
 

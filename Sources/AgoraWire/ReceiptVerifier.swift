@@ -34,6 +34,39 @@ public enum ReceiptVerifier {
     /// The output hash receipts commit to: SHA-256 of the generated text's UTF-8 bytes, domain-tagged.
     public static func outputHash(_ text: String) -> Hash256 { Hash256.tagged("agora-output-v1", Array(text.utf8)) }
 
+    /// The output hash of a whole outcome. One choice without log-probabilities hashes as its text alone
+    /// (`agora-output-v1`, as before `n` and `logprobs` existed); otherwise every choice counts, in order:
+    ///
+    ///     SHA-256("agora-output-v2" ‖ 0x00 ‖ u32 choices ‖ for each: string text ‖ u8 has-logprobs
+    ///             [‖ u32 entries ‖ for each: bytes token ‖ f32 logprob ‖ u32 top ‖ top × (bytes ‖ f32)])
+    ///
+    /// (big-endian; `bytes` = u32 length ‖ the token's bytes; f32 = the bit pattern). Tokens enter by their
+    /// bytes, not their ids, so a client checks the hash from OpenAI's `logprobs` objects alone.
+    public static func outputHash(_ outcome: CompletionOutcome) -> Hash256 {
+        if outcome.choices.count == 1, outcome.choices[0].logprobs == nil { return outputHash(outcome.text) }
+        var writer = CanonicalWriter()
+        writer.write(UInt32(outcome.choices.count))
+        for choice in outcome.choices {
+            writer.write(choice.text)
+            guard let logprobs = choice.logprobs else {
+                writer.write(UInt8(0))
+                continue
+            }
+            writer.write(UInt8(1))
+            writer.write(UInt32(logprobs.count))
+            for entry in logprobs {
+                writer.writeBytes(entry.bytes)
+                writer.write(entry.logprob.bitPattern)
+                writer.write(UInt32(entry.top.count))
+                for alternative in entry.top {
+                    writer.writeBytes(alternative.bytes)
+                    writer.write(alternative.logprob.bitPattern)
+                }
+            }
+        }
+        return Hash256.tagged("agora-output-v2", writer.bytes)
+    }
+
     /// Checks the signature alone: what `agora verify receipt.json` does with no other input.
     public static func verify(_ receipt: JobReceipt) throws(Failure) {
         guard receipt.hasValidSignature else { throw .badSignature }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The one list of request parameters a node understands. Anything else is refused with 400
-/// `unsupported_parameter` naming it: a client that asks for `tools`, `n: 2` or a penalty must learn that it
+/// `unsupported_parameter` naming it: a client that asks for `tools` or `best_of: 3` must learn that it
 /// did not get it, rather than receive an answer computed without it (OpenAI itself ignores unknown
 /// fields; a market cannot, since the receipt would then vouch for something the buyer did not ask).
 public enum SupportedParameters {
@@ -10,21 +10,19 @@ public enum SupportedParameters {
     /// framing — usage is always sent; `user` is an end-user id, never stored or logged).
     public static let chat: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "seed", "stop",
-        "stream", "stream_options", "user",
+        "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "min_p", "repetition_penalty",
+        "presence_penalty", "frequency_penalty", "logit_bias",
     ]
     /// Parameters of `POST /v1/completions`.
     public static let completions: Set<String> = [
         "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "stream", "stream_options",
-        "user",
+        "user", "n", "logprobs", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty", "logit_bias",
     ]
     /// Keys of a chat message.
     public static let message: Set<String> = ["role", "content"]
     /// OpenAI parameters accepted only at the value that leaves the answer as it is (the values clients
-    /// often send explicitly): one choice, no penalties, no log probabilities, no echo.
-    public static let neutral: [String: String] = [
-        "n": "1", "best_of": "1", "presence_penalty": "0", "frequency_penalty": "0", "logprobs": "false",
-        "echo": "false",
-    ]
+    /// often send explicitly): no server-side best-of, no echo of the prompt.
+    public static let neutral: [String: String] = ["best_of": "1", "echo": "false"]
 
     /// Throws for the first parameter of `body` (a JSON request) that the endpoint does not honour. A JSON
     /// `null` counts as absent. A body that is not a JSON object passes: the typed decoder refuses it next.
@@ -85,27 +83,17 @@ public enum SupportedParameters {
 
     /// The neutral-valued parameters, typed (JSON booleans stay booleans: `"logprobs": 0` is not `false`).
     private struct NeutralValues: Decodable {
-        var n: Int?
         var bestOf: Int?
-        var presencePenalty: Double?
-        var frequencyPenalty: Double?
-        var logprobs: Bool?
         var echo: Bool?
 
         enum CodingKeys: String, CodingKey {
-            case n, logprobs, echo
+            case echo
             case bestOf = "best_of"
-            case presencePenalty = "presence_penalty"
-            case frequencyPenalty = "frequency_penalty"
         }
 
         func isNeutral(_ key: String) -> Bool {
             switch key {
-            case "n": n == 1
             case "best_of": bestOf == 1
-            case "presence_penalty": presencePenalty == 0
-            case "frequency_penalty": frequencyPenalty == 0
-            case "logprobs": logprobs == false
             case "echo": echo == false
             default: false
             }

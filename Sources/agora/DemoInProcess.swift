@@ -82,7 +82,7 @@ extension DemoCommand {
         let direct = Date()
         for hired in firstHand {
             let request = hired.job
-            _ = try await offCooperativePool { try engine.complete(request, onText: { _ in }) }
+            _ = try await offCooperativePool { try engine.complete(request) }
         }
         let directSeconds = Date().timeIntervalSince(direct)
 

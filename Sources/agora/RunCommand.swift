@@ -27,6 +27,18 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens; 0 turns it off.")
     var topK: Int = 40
 
+    @Option(name: .customLong("min-p"), help: "Drop tokens below this fraction of the top one's weight; 0 is off.")
+    var minP: Float = 0
+
+    @Option(help: "llama.cpp's repeat penalty over the tokens generated so far; 1 is off.")
+    var repetitionPenalty: Float = 1
+
+    @Option(help: "Subtracted once from each generated token's logit; 0 is off.")
+    var presencePenalty: Float = 0
+
+    @Option(help: "Subtracted from a token's logit per time it was generated; 0 is off.")
+    var frequencyPenalty: Float = 0
+
     @Option(name: .customLong("max-tokens"), help: "Most tokens to generate.")
     var maxTokens: Int = 256
 
@@ -53,10 +65,11 @@ struct RunCommand: ParsableCommand {
         if self.seed == nil { printError("seed: \(seed)") }
         let input: GenerationRequest.Input =
             raw ? .prompt(prompt) : .messages([ChatMessage(role: "user", content: prompt)])
+        let sampling = SamplingParameters(
+            temperature: temperature, topK: topK, topP: topP, seed: seed, minP: minP,
+            repetitionPenalty: repetitionPenalty, presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty)
         let request = GenerationRequest(
-            input: input, maxTokens: maxTokens, temperature: temperature, topP: topP, topK: topK,
-            seed: seed,
-            stop: stop)
+            input: input, maxTokens: maxTokens, sampling: sampling, stop: stop, logprobs: nil)
         let out = FileHandle.standardOutput
         let result: GenerationResult
         do {

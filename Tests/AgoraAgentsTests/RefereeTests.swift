@@ -120,7 +120,7 @@ import Testing
         let dryRun = try await Referee(key: nil, engine: engine).resolve(jobID: jobID, on: fixture.access)
         #expect(dryRun.nodeAtFault)
         #expect(fixture.ledger.head.header.height == height)
-        let expected = ReceiptVerifier.outputHash(try engine.complete(fixture.request, onText: { _ in }).text)
+        let expected = try engine.complete(fixture.request).outputHash
         #expect(dryRun.recomputedOutputHash == expected)
 
         let verdict = try await Referee(key: fixture.referee, engine: engine).resolve(jobID: jobID, on: fixture.access)

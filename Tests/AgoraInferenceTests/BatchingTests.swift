@@ -29,6 +29,12 @@ struct BatchingTests {
             .prompt("Once upon a time", maxTokens: 16),
             chat("Name three colors.", maxTokens: 14, temperature: 1.2, seed: 99),
             chat("What is 2 + 2?", maxTokens: 16, stop: ["4"]),
+            GenerationRequest(
+                input: .messages([ChatMessage(role: "user", content: "List some fruits.")]), maxTokens: 14,
+                sampling: SamplingParameters(
+                    temperature: 0.8, topK: 50, topP: 0.9, seed: 5, minP: 0.05, repetitionPenalty: 1.2,
+                    presencePenalty: 0.4, frequencyPenalty: 0.3, logitBias: [LogitBias(token: 28, bias: -5)]),
+                stop: [], logprobs: 3),
         ]
     }()
 

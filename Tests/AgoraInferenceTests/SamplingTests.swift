@@ -146,4 +146,94 @@ struct StreamingTextTests {
         let passthrough = none.append("anything")
         #expect(passthrough.emit == "anything" && !passthrough.stopped)
     }
+
+    static func greedySequence(_ logits: [Float], _ parameters: SamplingParameters, steps: Int) -> [Int32] {
+        var sampler = Sampler(parameters)
+        return logits.withUnsafeBufferPointer { buffer in (0..<steps).map { _ in sampler.sample(buffer) } }
+    }
+
+    @Test("penalties follow llama.cpp's step on the tokens generated so far")
+    func penalties() {
+        // Worked by hand: presence subtracts once per seen token, frequency once per occurrence, repetition
+        // divides positive logits and multiplies negative ones.
+        #expect(Self.greedySequence([2, 1.9, 0], SamplingParameters(presencePenalty: 0.5), steps: 4) == [0, 1, 0, 0])
+        #expect(
+            Self.greedySequence([2, 1.9, 0], SamplingParameters(frequencyPenalty: 0.3), steps: 5) == [0, 1, 0, 1, 0])
+        #expect(
+            Self.greedySequence([2, 1.5, -1], SamplingParameters(repetitionPenalty: 2), steps: 4) == [0, 1, 0, 0])
+        #expect(Self.greedySequence([-1, -1.5], SamplingParameters(repetitionPenalty: 2), steps: 3) == [0, 1, 0])
+        // A negative penalty rewards repeats.
+        #expect(Self.greedySequence([2, 2.1], SamplingParameters(presencePenalty: -1), steps: 3) == [1, 1, 1])
+        // Neutral values are no change at all.
+        #expect(Self.greedySequence([2, 1.9, 0], SamplingParameters(), steps: 3) == [0, 0, 0])
+    }
+
+    @Test("logit_bias shifts the named tokens before greedy and sampled choice")
+    func logitBias() {
+        #expect(
+            Self.greedySequence([3, 2, 1], SamplingParameters(logitBias: [LogitBias(token: 0, bias: -100)]), steps: 2)
+                == [1, 1])
+        #expect(
+            Self.greedySequence([3, 2, 1], SamplingParameters(logitBias: [LogitBias(token: 2, bias: 2.5)]), steps: 1)
+                == [2])
+        // Sampled: a token biased by -100 is never drawn; ids beyond the vocabulary are ignored by the sampler
+        // (the node refuses them before any work).
+        var sampler = Sampler(
+            SamplingParameters(
+                temperature: 1, seed: 3, logitBias: [LogitBias(token: 1, bias: -100), LogitBias(token: 99, bias: 5)]))
+        let drawn = [Float](repeating: 0, count: 4).withUnsafeBufferPointer { buffer in
+            (0..<400).map { _ in sampler.sample(buffer) }
+        }
+        #expect(!drawn.contains(1) && Set(drawn) == [0, 2, 3])
+    }
+
+    @Test("min_p drops tokens below a fraction of the top weight")
+    func minP() {
+        let logits: [Float] = [0, -1, -3]  // weights 1, 0.37, 0.05 at T = 1
+        func draws(_ minP: Float) -> [Int32] {
+            var sampler = Sampler(SamplingParameters(temperature: 1, seed: 21, minP: minP))
+            return logits.withUnsafeBufferPointer { buffer in (0..<600).map { _ in sampler.sample(buffer) } }
+        }
+        #expect(draws(0).contains(2))
+        #expect(!draws(0.1).contains(2) && draws(0.1).contains(1))
+        #expect(Set(draws(0.5)) == [0])
+    }
+
+    @Test("log-probabilities are the log-softmax of the raw logits, with the best alternatives first")
+    func logprobs() {
+        ([1, 2, 3, 3] as [Float]).withUnsafeBufferPointer { logits in
+            let value = TokenLogprob.compute(logits, token: 1, top: 3)
+            // ln(e^1 + e^2 + 2e^3) = 3.9175758; logprob(1) = 2 - that.
+            #expect(abs(Double(value.logprob) - (2 - 3.917_575_8)) < 1e-5)
+            #expect(value.top.map(\.token) == [2, 3, 1])
+            #expect(value.top[0].logprob == value.top[1].logprob)
+        }
+        var generator = Xoshiro256StarStar(seed: 1)
+        let logits = (0..<49_152).map { _ in Float(generator.nextUnitDouble() * 30 - 15) }
+        logits.withUnsafeBufferPointer { buffer in
+            let top = TokenLogprob.compute(buffer, token: 0, top: 20).top
+            var total: Double = 0
+            for i in 0..<buffer.count {
+                total += exp(Double(TokenLogprob.compute(buffer, token: Int32(i), top: 0).logprob))
+                if i == 2_000 { break }
+            }
+            #expect(total < 1)
+            #expect(top.count == 20 && zip(top, top.dropFirst()).allSatisfy { $0.logprob >= $1.logprob })
+            let mass = top.reduce(0.0) { $0 + exp(Double($1.logprob)) }
+            #expect(mass > 0 && mass < 1)
+            #expect(TokenLogprob.compute(buffer, token: 7, top: 0) == TokenLogprob.compute(buffer, token: 7, top: 0))
+        }
+    }
+
+    @Test("the deterministic logarithm agrees with libm to within a few ulps")
+    func deterministicLog() {
+        var generator = Xoshiro256StarStar(seed: 4)
+        for _ in 0..<10_000 {
+            let x = exp(generator.nextUnitDouble() * 80 - 20)
+            let ours = DeterministicMath.log(x)
+            #expect(abs(ours - Foundation.log(x)) <= 4 * Foundation.log(x).ulp.magnitude + 1e-300, "\(x)")
+        }
+        #expect(DeterministicMath.log(1) == 0 && DeterministicMath.log(0) == -.infinity)
+        #expect(DeterministicMath.log(-1).isNaN && DeterministicMath.log(.infinity) == .infinity)
+    }
 }

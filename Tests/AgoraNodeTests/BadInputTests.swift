@@ -185,8 +185,11 @@ import Testing
         try await harness.start()
         let refusals: [(String, String, String)] = [
             ("v1/chat/completions", #""tools": [], "messages": [{"role": "user", "content": "Hi"}]"#, "tools"),
-            ("v1/chat/completions", #""n": 2, "messages": [{"role": "user", "content": "Hi"}]"#, "n"),
-            ("v1/chat/completions", #""logprobs": 0, "messages": [{"role": "user", "content": "Hi"}]"#, "logprobs"),
+            ("v1/completions", #""prompt": "Hi", "best_of": 2"#, "best_of"),
+            (
+                "v1/chat/completions", #""parallel_tool_calls": true, "messages": [{"role": "user", "content": "Hi"}]"#,
+                "parallel_tool_calls"
+            ),
             ("v1/chat/completions", #""frobnicate": 1, "messages": [{"role": "user", "content": "Hi"}]"#, "frobnicate"),
             (
                 "v1/chat/completions", #""messages": [{"role": "user", "content": "Hi", "name": "bob"}]"#,
@@ -217,6 +220,14 @@ import Testing
             #"{"messages": [{"role": "user", "content": "Hi", "name": null}], "n": 1, "presence_penalty": 0, "frequency_penalty": 0.0, "logprobs": false, "tools": null, "user": "u-1", "stream_options": {"include_usage": true}, "max_tokens": 4}"#
                 .utf8)
         #expect(try await harness.post("v1/chat/completions", body: neutral).0 == 402)
+        // At their neutral values the sampling controls are the plain job: the same input hash.
+        let plainTerms = try await harness.terms(
+            for: Data(#"{"messages": [{"role": "user", "content": "Hi"}], "seed": 5, "max_tokens": 4}"#.utf8))
+        let neutralTerms = try await harness.terms(
+            for: Data(
+                #"{"messages": [{"role": "user", "content": "Hi"}], "seed": 5, "max_tokens": 4, "n": 1, "presence_penalty": 0, "frequency_penalty": -0.0, "min_p": 0, "repetition_penalty": 1, "logit_bias": {"5": 0}, "logprobs": false}"#
+                    .utf8))
+        #expect(plainTerms.extra.inputHash == neutralTerms.extra.inputHash)
         // Text parts are the message with their texts joined by "\n": the same job, the same input hash.
         let parts = try await harness.terms(
             for: Data(
@@ -225,6 +236,41 @@ import Testing
         let joined = try await harness.terms(
             for: Data(#"{"messages": [{"role": "user", "content": "Hi\nthere"}], "seed": 5, "max_tokens": 4}"#.utf8))
         #expect(parts.extra.inputHash == joined.extra.inputHash)
+        await harness.stop()
+    }
+
+    /// Out-of-range sampling controls are refused by name before any payment, with the rule in the message.
+    @Test func badSamplingControlsAreRefusedByName() async throws {
+        let harness = try NodeHarness()
+        try await harness.start()
+        let cases: [(String, String, String)] = [
+            ("v1/chat/completions", #""n": 0"#, "n"),
+            ("v1/chat/completions", #""n": 9"#, "n"),
+            ("v1/chat/completions", #""top_logprobs": 2"#, "top_logprobs"),
+            ("v1/chat/completions", #""logprobs": true, "top_logprobs": 21"#, "top_logprobs"),
+            ("v1/chat/completions", #""logprobs": 1"#, "logprobs"),
+            ("v1/completions", #""logprobs": 21"#, "logprobs"),
+            ("v1/chat/completions", #""presence_penalty": 2.5"#, "presence_penalty"),
+            ("v1/chat/completions", #""frequency_penalty": -3"#, "frequency_penalty"),
+            ("v1/chat/completions", #""min_p": 1.5"#, "min_p"),
+            ("v1/chat/completions", #""repetition_penalty": 0"#, "repetition_penalty"),
+            ("v1/chat/completions", #""logit_bias": {"abc": 1}"#, "logit_bias"),
+            ("v1/chat/completions", #""logit_bias": {"007": 1}"#, "logit_bias"),
+            ("v1/chat/completions", #""logit_bias": {"1": 101}"#, "logit_bias.1"),
+            ("v1/chat/completions", #""logit_bias": {"49152": 1}"#, "logit_bias.49152"),
+            ("v1/chat/completions", #""logit_bias": [1, 2]"#, "logit_bias"),
+        ]
+        for (path, fields, param) in cases {
+            let input =
+                path.hasSuffix("chat/completions")
+                ? #""messages": [{"role": "user", "content": "Hi"}]"# : #""prompt": "Hi""#
+            let (status, _, data) = try await harness.post(
+                path, body: Data("{\(input), \(fields), \"max_tokens\": 4}".utf8))
+            #expect(status == 400, "\(fields)")
+            let error = try JSONDecoder().decode(OpenAIErrorBody.self, from: data).error
+            #expect(error.code == "invalid_request" && error.param == param, "\(fields): \(error)")
+        }
+        #expect(try await harness.metric("agora_payments_required_total") == 0)
         await harness.stop()
     }
 

@@ -2,6 +2,7 @@ import AgoraClient
 import AgoraCore
 import AgoraNode
 import AgoraWire
+import Foundation
 import Testing
 
 @Suite struct JobRequestTests {
@@ -31,6 +32,19 @@ import Testing
         changed = base
         changed.messages[0].role = "system"
         variants.append(changed)
+        for edit in [
+            { (r: inout ChatCompletionRequest) in r.n = 2 }, { $0.logprobs = true }, { $0.minP = 0.1 },
+            { $0.repetitionPenalty = 1.2 }, { $0.presencePenalty = 0.5 }, { $0.frequencyPenalty = -0.5 },
+            { $0.logitBias = ["5": 1] }, { $0.logitBias = ["5": 2] }, { $0.logitBias = ["6": 1] },
+        ] as [(inout ChatCompletionRequest) -> Void] {
+            changed = base
+            edit(&changed)
+            variants.append(changed)
+        }
+        changed = base
+        changed.logprobs = true
+        changed.topLogprobs = 3
+        variants.append(changed)
         for variant in variants {
             #expect(try limits.job(from: variant, chosenSeed: 9).inputHash(modelHash: model) != hash)
         }
@@ -40,6 +54,48 @@ import Testing
         var unseeded = base
         unseeded.seed = nil
         #expect(try limits.job(from: unseeded, chosenSeed: 3).inputHash(modelHash: model) == hash)
+    }
+
+    /// The optional fields round-trip through the canonical bytes and JSON, and every other spelling of a
+    /// job is refused: a neutral value written out, tags out of order or unknown, biases out of order.
+    @Test func optionsHaveOneEncoding() throws {
+        var request = ChatCompletionRequest(messages: [OpenAIMessage(role: "user", content: "hi")], maxTokens: 8)
+        request.n = 3
+        request.logprobs = true
+        request.topLogprobs = 2
+        request.minP = 0.05
+        request.repetitionPenalty = 1.1
+        request.presencePenalty = -0.5
+        request.frequencyPenalty = 0.25
+        request.logitBias = ["300": -100, "2": 3.5]
+        let job = try limits.job(from: request, chosenSeed: 1)
+        #expect(job.logitBias.map(\.token) == [2, 300] && job.n == 3 && job.logprobs == 2)
+        #expect(try JobRequest(canonicalBytes: job.canonicalBytes) == job)
+        #expect(try JSONDecoder().decode(JobRequest.self, from: JSONEncoder().encode(job)) == job)
+        let plain = try limits.job(
+            from: ChatCompletionRequest(messages: [OpenAIMessage(role: "user", content: "hi")], maxTokens: 8),
+            chosenSeed: 1)
+        #expect(try JobRequest(canonicalBytes: plain.canonicalBytes) == plain)
+        let base = plain.canonicalBytes
+        let refused: [[UInt8]] = [
+            base + [1, 0, 0, 0, 1],  // n = 1 written out
+            base + [3, 0, 0, 0, 0],  // min_p = 0
+            base + [4, 0x3F, 0x80, 0, 0],  // repetition 1.0
+            base + [5, 0x80, 0, 0, 0],  // presence -0.0
+            base + [3, 0x3D, 0x4C, 0xCC, 0xCD, 1, 0, 0, 0, 2],  // tags out of order
+            base + [8, 0, 0, 0, 0],  // unknown tag
+            base + [7, 0, 0, 0, 0],  // empty bias list
+            base + [7, 0, 0, 0, 2, 0, 0, 0, 9, 0x3F, 0x80, 0, 0, 0, 0, 0, 3, 0x3F, 0x80, 0, 0],  // ids not increasing
+            base + [7, 0xFF, 0xFF, 0xFF, 0xFF],  // a count beyond the limit
+            base + [2, 0, 0],  // cut short
+        ]
+        for bytes in refused {
+            #expect(throws: CanonicalDecodingError.self) { try JobRequest(canonicalBytes: bytes) }
+        }
+        // Choice seeds: the first is the job's, the others differ and are reproducible.
+        #expect(job.seed(ofChoice: 0) == job.seed)
+        #expect(Set((0..<3).map(job.seed(ofChoice:))).count == 3 && job.seed(ofChoice: 2) == job.seed(ofChoice: 2))
+        #expect(job.maxOutputTokens == 24)
     }
 
     @Test func badSettingsAreRefusedByName() {

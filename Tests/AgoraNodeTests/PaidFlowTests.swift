@@ -20,7 +20,7 @@ import Testing
         let client = NodeClient(baseURL: harness.baseURL, wallet: harness.agent, maxPerJob: Amount(microUnits: 10_000))
         let result = try await client.chat(question)
         let local = try SharedEngine.engine.complete(
-            try RequestLimits().job(from: question, chosenSeed: result.receipt.seed), onText: { _ in })
+            try RequestLimits().job(from: question, chosenSeed: result.receipt.seed))
         #expect(!result.text.isEmpty && result.text == local.text)
         let voucher = try #require(result.voucher)
         #expect(result.receipt.payer == harness.agent.publicKey)
@@ -85,7 +85,7 @@ import Testing
         let result = try await client.chat(request)
         // Re-running the same canonical request locally gives the same bytes: what an auditor relies on.
         let job = try RequestLimits().job(from: request, chosenSeed: 0)
-        let local = try SharedEngine.engine.complete(job, onText: { _ in })
+        let local = try SharedEngine.engine.complete(job)
         #expect(local.text == result.text)
         #expect(ReceiptVerifier.outputHash(local.text) == result.receipt.outputHash)
         #expect(job.inputHash(modelHash: SharedEngine.engine.modelHash) == result.receipt.inputHash)

@@ -47,6 +47,43 @@ import Testing
         var outputHash: String
     }
 
+    /// An answer of several choices or with log-probabilities, as the `choices` of a response carry it
+    /// (`text` and `logprobs.content`), and its output hash (§8.3, `agora-output-v2`).
+    struct ChoiceOutputVector: Codable, Equatable {
+        struct Entry: Codable, Equatable {
+            struct Alternative: Codable, Equatable {
+                var bytes: [UInt8]
+                var logprob: Float
+            }
+            var bytes: [UInt8]
+            var logprob: Float
+            var top_logprobs: [Alternative]
+        }
+        struct Choice: Codable, Equatable {
+            var text: String
+            var logprobs: [Entry]?
+        }
+        var name: String
+        var choices: [Choice]
+        var outputHash: String
+
+        init(name: String, choices: [Choice]) {
+            self.name = name
+            self.choices = choices
+            let outcome = CompletionOutcome(
+                choices: choices.map { choice in
+                    ChoiceOutcome(
+                        text: choice.text, completionTokens: 0, finishReason: "stop",
+                        logprobs: choice.logprobs?.map { entry in
+                            OutputLogprob(
+                                token: 0, bytes: entry.bytes, logprob: entry.logprob,
+                                top: entry.top_logprobs.map { .init(token: 0, bytes: $0.bytes, logprob: $0.logprob) })
+                        })
+                }, promptTokens: 0)
+            outputHash = outcome.outputHash.hex
+        }
+    }
+
     struct PriceVector: Codable, Equatable {
         var perInputToken: UInt64
         var perOutputToken: UInt64
@@ -76,6 +113,7 @@ import Testing
         var vouchers: [SignedVector]
         var receipts: [SignedVector]
         var outputs: [OutputVector]
+        var choiceOutputs: [ChoiceOutputVector]
         var prices: [PriceVector]
         var sealed: [SealedVector]
     }
@@ -149,6 +187,16 @@ import Testing
         try add(
             "completion, stop as a string", endpoint: "/v1/completions",
             body: #"{"prompt":"Once upon a time","max_tokens":16,"temperature":0,"stop":"."}"#, job: 3)
+        try add(
+            "chat, choices, log-probabilities and every sampling control", endpoint: "/v1/chat/completions",
+            body:
+                #"{"messages":[{"role":"user","content":"Hi"}],"max_tokens":8,"n":3,"logprobs":true,"top_logprobs":2,"min_p":0.05,"repetition_penalty":1.1,"presence_penalty":0.5,"frequency_penalty":-0.25,"logit_bias":{"200":-100,"13":2.5,"7":0}}"#,
+            job: 4)
+        try add(
+            "completion, logprobs as a number, controls at their neutral values", endpoint: "/v1/completions",
+            body:
+                #"{"prompt":"Once upon a time","max_tokens":4,"logprobs":0,"n":1,"presence_penalty":0,"frequency_penalty":-0.0,"min_p":0,"repetition_penalty":1,"seed":9}"#,
+            job: 5)
 
         let first = requests[0]
         let voucher = Voucher(
@@ -168,6 +216,19 @@ import Testing
         let outputs = [text, "", "ünïcode ✓ and a newline\n", "🙂"].map {
             OutputVector(text: $0, outputHash: ReceiptVerifier.outputHash($0).hex)
         }
+        let entry = ChoiceOutputVector.Entry(
+            bytes: Array(" Paris".utf8), logprob: -0.125,
+            top_logprobs: [
+                .init(bytes: Array(" Paris".utf8), logprob: -0.125), .init(bytes: [0xF0, 0x9F], logprob: -3.5),
+            ])
+        let choiceOutputs = [
+            ChoiceOutputVector(name: "two choices, no logprobs", choices: [.init(text: "Paris."), .init(text: "")]),
+            ChoiceOutputVector(
+                name: "one choice with logprobs", choices: [.init(text: " Paris", logprobs: [entry])]),
+            ChoiceOutputVector(
+                name: "logprobs asked for, no token listed, and a second choice",
+                choices: [.init(text: "", logprobs: []), .init(text: " Paris", logprobs: [entry])]),
+        ]
         let prices = [(5, 20, 16, 8), (1, 2, 0, 0), (0, 3, 100, 512)].map { input, output, tokensIn, tokensOut in
             PriceVector(
                 perInputToken: UInt64(input), perOutputToken: UInt64(output), inputTokens: tokensIn,
@@ -187,13 +248,13 @@ import Testing
                 SignedVector(
                     name: "receipt for that voucher", json: try json(receipt),
                     signingBytes: Hex.encode(receipt.signingBytes), signature: Hex.encode(receipt.signature.bytes))
-            ], outputs: outputs, prices: prices,
+            ], outputs: outputs, choiceOutputs: choiceOutputs, prices: prices,
             sealed: try recorded?.sealed ?? [sealedVector(node: node)])
     }
 
     @Test func theCodeReproducesTheVectorsByteForByte() throws {
         let writing = ProcessInfo.processInfo.environment["AGORA_WRITE_VECTORS"] != nil
-        let previous = writing ? nil : try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: Self.file))
+        let previous = try? JSONDecoder().decode(Vectors.self, from: Data(contentsOf: Self.file))
         let vectors = try Self.make(recorded: previous)
         if writing {
             let encoder = JSONEncoder()
@@ -208,6 +269,7 @@ import Testing
         #expect(recorded.vouchers == vectors.vouchers)
         #expect(recorded.receipts == vectors.receipts)
         #expect(recorded.outputs == vectors.outputs)
+        #expect(recorded.choiceOutputs == vectors.choiceOutputs)
         #expect(recorded.prices == vectors.prices)
         #expect(recorded == vectors)
     }

@@ -34,8 +34,9 @@ import Testing
         let entries = try String(contentsOf: log, encoding: .utf8).split(separator: "\n").map {
             try JSONDecoder().decode(LogEntry.self, from: Data($0.utf8))
         }
-        // Chat, streamed chat, completion, streamed completion, and the plain function's chat.
-        #expect(entries.count == 5)
+        // Chat, streamed chat, completion, streamed completion, the plain function's chat, two choices with
+        // logprobs and every control, and a streamed completion with two choices and logprobs.
+        #expect(entries.count == 7)
         for entry in entries {
             #expect(entry.voucher.hasValidSignature && entry.voucher.payer == harness.agent.publicKey)
             #expect(entry.receipt.hasValidSignature && entry.receipt.jobID == entry.terms.extra.jobId)

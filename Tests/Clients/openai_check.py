@@ -38,14 +38,9 @@ except openai.NotFoundError as error:
 
 # Parameters the node does not implement are refused by name, never silently ignored.
 unsupported = {
-    "n": {"n": 2},
-    "logprobs": {"logprobs": True},
-    "top_logprobs": {"top_logprobs": 2},
     "tools": {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
     "response_format": {"response_format": {"type": "json_object"}},
-    "presence_penalty": {"presence_penalty": 0.5},
-    "frequency_penalty": {"frequency_penalty": 0.5},
-    "logit_bias": {"logit_bias": {"1": 5}},
+    "parallel_tool_calls": {"parallel_tool_calls": False},
 }
 refused = {}
 for name, extra in unsupported.items():

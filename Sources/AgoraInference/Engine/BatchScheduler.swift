@@ -82,7 +82,7 @@ final class BatchScheduler: @unchecked Sendable {
             return GenerationResult(
                 tokens: sampler.tokens, text: sampler.text, promptTokenCount: job.prompt.count,
                 finishReason: finish, promptSeconds: Double(prefillEnd - joined) / 1e9,
-                generationSeconds: Double(end - prefillEnd) / 1e9)
+                generationSeconds: Double(end - prefillEnd) / 1e9, logprobs: sampler.tokenLogprobs)
         }
     }
 

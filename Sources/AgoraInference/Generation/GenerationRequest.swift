@@ -14,15 +14,27 @@ public struct GenerationRequest: Sendable, Equatable {
     public var sampling: SamplingParameters
     /// Generation ends before the first occurrence of any of these; the stop text is not returned.
     public var stop: [String]
+    /// nil: no log-probabilities; k: each generated token's log-probability with the k most likely tokens
+    /// (0 ... `TokenLogprob.maxTop`).
+    public var logprobs: Int?
 
     public init(
         input: Input, maxTokens: Int = 256, temperature: Float = 0, topP: Float = 1, topK: Int = 0,
-        seed: UInt64 = 0, stop: [String] = []
+        seed: UInt64 = 0, stop: [String] = [], logprobs: Int? = nil
     ) {
         self.input = input
         self.maxTokens = maxTokens
         self.sampling = SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
         self.stop = stop
+        self.logprobs = logprobs
+    }
+
+    public init(input: Input, maxTokens: Int, sampling: SamplingParameters, stop: [String], logprobs: Int?) {
+        self.input = input
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stop = stop
+        self.logprobs = logprobs
     }
 
     public static func messages(_ messages: [ChatMessage], maxTokens: Int = 256) -> GenerationRequest {

@@ -17,14 +17,17 @@ public struct GenerationResult: Sendable, Equatable {
     public var promptTokenCount: Int
     public var completionTokenCount: Int { tokens.count }
     public var finishReason: FinishReason
+    /// Each generated token's log-probability, when the request asked for them (empty otherwise).
+    public var logprobs: [TokenLogprob]
     /// Seconds spent on the prompt (prefill) and on generated tokens (decode), for throughput figures.
     public var promptSeconds: Double
     public var generationSeconds: Double
 
     public init(
         tokens: [Int32], text: String, promptTokenCount: Int, finishReason: FinishReason, promptSeconds: Double = 0,
-        generationSeconds: Double = 0
+        generationSeconds: Double = 0, logprobs: [TokenLogprob] = []
     ) {
+        self.logprobs = logprobs
         self.tokens = tokens
         self.text = text
         self.promptTokenCount = promptTokenCount
@@ -36,7 +39,7 @@ public struct GenerationResult: Sendable, Equatable {
     /// Results are equal when their tokens, text, counts and finish reason are (timings are not output).
     public static func == (a: GenerationResult, b: GenerationResult) -> Bool {
         a.tokens == b.tokens && a.text == b.text && a.promptTokenCount == b.promptTokenCount
-            && a.finishReason == b.finishReason
+            && a.finishReason == b.finishReason && a.logprobs == b.logprobs
     }
 }
 
@@ -45,10 +48,13 @@ public struct GenerationResult: Sendable, Equatable {
 public struct GenerationChunk: Sendable, Equatable {
     public var token: Int32
     public var text: String
+    /// The token's log-probability, when the request asked for them.
+    public var logprob: TokenLogprob?
 
-    public init(token: Int32, text: String) {
+    public init(token: Int32, text: String, logprob: TokenLogprob? = nil) {
         self.token = token
         self.text = text
+        self.logprob = logprob
     }
 }
 

@@ -10,15 +10,18 @@ struct SequenceSampler {
 
     let tokenizer: Tokenizer
     let maxTokens: Int
+    let logprobs: Int?
     private var sampler: Sampler
     private var decoder = UTF8StreamDecoder()
     private var matcher: StopStringMatcher
     private(set) var tokens: [Int32] = []
     private(set) var text = ""
+    private(set) var tokenLogprobs: [TokenLogprob] = []
 
     init(request: GenerationRequest, tokenizer: Tokenizer) {
         self.tokenizer = tokenizer
         maxTokens = request.maxTokens
+        logprobs = request.logprobs
         sampler = Sampler(request.sampling)
         matcher = StopStringMatcher(request.stop)
     }
@@ -33,6 +36,15 @@ struct SequenceSampler {
         let sampling = request.sampling
         guard sampling.temperature.isFinite, sampling.topP.isFinite, sampling.topP > 0, sampling.topK >= 0 else {
             throw .invalidParameters("temperature and top_p must be finite, top_p > 0, top_k >= 0")
+        }
+        guard sampling.minP.isFinite, sampling.minP >= 0, sampling.minP <= 1, sampling.repetitionPenalty.isFinite,
+            sampling.repetitionPenalty > 0, sampling.presencePenalty.isFinite, sampling.frequencyPenalty.isFinite,
+            sampling.logitBias.allSatisfy({ $0.bias.isFinite })
+        else {
+            throw .invalidParameters("min_p in [0, 1], repetition penalty > 0, finite penalties and biases")
+        }
+        if let top = request.logprobs, top < 0 || top > TokenLogprob.maxTop {
+            throw .invalidParameters("top log-probabilities must be between 0 and \(TokenLogprob.maxTop)")
         }
         guard prompt.count + request.maxTokens <= contextLength else {
             throw .contextLimitExceeded(
@@ -51,6 +63,8 @@ struct SequenceSampler {
     ) -> Step {
         let token = sampler.sample(logits)
         tokens.append(token)
+        let logprob = logprobs.map { TokenLogprob.compute(logits, token: token, top: $0) }
+        if let logprob { tokenLogprobs.append(logprob) }
         let endOfGeneration = tokenizer.isEndOfGeneration(token)
         let bytes = endOfGeneration ? [] : tokenizer.tokenBytes(token)
         let last = endOfGeneration || tokens.count == maxTokens
@@ -63,7 +77,7 @@ struct SequenceSampler {
             if !stopped { emit += matcher.flush() }
         }
         text += emit
-        onChunk(GenerationChunk(token: token, text: emit))
+        onChunk(GenerationChunk(token: token, text: emit, logprob: logprob))
         if endOfGeneration || stopped { return .finished(.stop) }
         if shouldStop() { return .finished(.cancelled) }
         if last { return .finished(.length) }

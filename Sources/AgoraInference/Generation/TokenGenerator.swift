@@ -40,6 +40,7 @@ struct TokenGenerator {
         let end = DispatchTime.now().uptimeNanoseconds
         return GenerationResult(
             tokens: sequence.tokens, text: sequence.text, promptTokenCount: prompt.count, finishReason: finish,
-            promptSeconds: Double(prefilled - start) / 1e9, generationSeconds: Double(end - prefilled) / 1e9)
+            promptSeconds: Double(prefilled - start) / 1e9, generationSeconds: Double(end - prefilled) / 1e9,
+            logprobs: sequence.tokenLogprobs)
     }
 }

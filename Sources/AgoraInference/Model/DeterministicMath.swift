@@ -26,4 +26,29 @@ enum DeterministicMath {
         return y * Float(bitPattern: UInt32(n1 + 127) << 23) * Float(bitPattern: UInt32(n2 + 127) << 23)
     }
 
+    /// ln x in Double for finite x > 0: x = m · 2^e with m in [√½, √2) (exact bit operations), then
+    /// ln m = 2·atanh(f), f = (m − 1)/(m + 1), by its series to f^23 (|f| < 0.172, so the next term is below
+    /// 2^-57 of the result), evaluated by Horner's rule in the order written. Not correctly rounded, but every
+    /// machine gives the same bits. Returns −∞ for 0, NaN for negative or NaN input, +∞ for +∞.
+    static func log(_ x: Double) -> Double {
+        if x.isNaN || x < 0 { return .nan }
+        if x == 0 { return -.infinity }
+        if x.isInfinite { return x }
+        var e = Double(x.exponent)
+        var m = x.significand
+        if m > 1.414_213_562_373_095_1 {
+            m = m / 2
+            e = e + 1
+        }
+        let f = (m - 1) / (m + 1)
+        let f2 = f * f
+        var p = 1.0 / 23
+        var k = 21.0
+        while k >= 1 {
+            p = p * f2 + 1.0 / k
+            k = k - 2
+        }
+        let ln2 = 0.693_147_180_559_945_3
+        return e * ln2 + 2 * f * p
+    }
 }

@@ -7,7 +7,7 @@ official `x402` SDK or on its own, with every receipt checked and logged.
     print(answer.text, answer.receipt["amount"])
 """
 from .client import AgoraPayer, Answer, NodeRequestError, PaymentRefused, SettlementMismatch, pay
-from .encoding import address, address_key, canonical_request, input_hash, output_hash
+from .encoding import address, address_key, canonical_request, input_hash, output_hash, output_hash_choices
 from .receipts import ReceiptLog, ReceiptRejected, verify_receipt
 from .scheme import AgoraUptoScheme
 from .terms import TermsRefused, check_terms
@@ -16,5 +16,5 @@ from .wallet import KeyFileError, Wallet
 __all__ = [
     "AgoraPayer", "AgoraUptoScheme", "Answer", "KeyFileError", "NodeRequestError", "PaymentRefused", "ReceiptLog",
     "ReceiptRejected", "SettlementMismatch", "TermsRefused", "Wallet", "address", "address_key",
-    "canonical_request", "check_terms", "input_hash", "output_hash", "pay", "verify_receipt",
+    "canonical_request", "check_terms", "input_hash", "output_hash", "output_hash_choices", "pay", "verify_receipt",
 ]

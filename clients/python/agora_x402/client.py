@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .encoding import output_hash, receipt_signing_bytes
+from .encoding import output_hash_choices, receipt_signing_bytes
 from .receipts import ReceiptLog, ReceiptRejected, verify_receipt
 from .scheme import AgoraUptoScheme
 from .terms import CHAT_PATH, TEXT_PATH, TermsRefused, requirements_json
@@ -58,6 +58,8 @@ class Answer:
     settlement: dict | None = None
     usage: dict | None = None
     raw: Any = field(default=None, repr=False)
+    # Every choice as (text, logprobs.content or None when not asked for): what the output hash covers.
+    choices: list = field(default_factory=list)
 
 
 def _decode_header(value: str) -> dict:
@@ -115,7 +117,7 @@ class AgoraPayer:
         status, headers, response = self._post(url, data, {})
         if status == 200:
             # A free node: its receipt proves what was computed, nothing was paid.
-            answer = self._read(response, headers, path, on_text)
+            answer = self._read(response, headers, path, on_text, body)
             self._check_free(answer)
             return answer
         if status != 402:
@@ -135,10 +137,10 @@ class AgoraPayer:
                 refusal.get("field"), refused)
         if status != 200:
             raise NodeRequestError(status, _json_or_text(response.read()))
-        answer = self._read(response, headers, path, on_text)
+        answer = self._read(response, headers, path, on_text, body)
         answer.voucher = state["voucher"]
         answer.terms = requirements_json(state["terms"])
-        verify_receipt(answer.receipt, answer.voucher, answer.terms["extra"], answer.text)
+        verify_receipt(answer.receipt, answer.voucher, answer.terms["extra"], answer.text, answer.choices)
         self._check_settlement(answer, headers)
         if self.log is not None:
             self.log.append({
@@ -175,16 +177,22 @@ class AgoraPayer:
         headers = {name.lower(): value for name, value in response.headers.items()}
         return response.status, headers, response
 
-    def _read(self, response, headers: dict, path: str, on_text) -> Answer:
+    def _read(self, response, headers: dict, path: str, on_text, body: Mapping[str, Any]) -> Answer:
         chat = path.endswith(CHAT_PATH)
+        wants_logprobs = body.get("logprobs") is True if chat else body.get("logprobs") is not None
         if not headers.get("content-type", "").startswith("text/event-stream"):
-            body = json.loads(response.read())
-            choice = body["choices"][0]
-            text = choice["message"]["content"] if chat else choice["text"]
-            if on_text is not None and text:
-                on_text(text)
-            return Answer(text, choice.get("finish_reason"), body["agora_receipt"], usage=body.get("usage"), raw=body)
-        pieces, receipt, finish, usage, events = [], None, None, None, []
+            data = json.loads(response.read())
+            choices = []
+            for choice in sorted(data["choices"], key=lambda c: c["index"]):
+                text = choice["message"]["content"] if chat else choice["text"]
+                logprobs = choice.get("logprobs")
+                choices.append((text, logprobs["content"] if logprobs is not None else None))
+            if on_text is not None and choices[0][0]:
+                on_text(choices[0][0])
+            first = data["choices"][0]
+            return Answer(choices[0][0], first.get("finish_reason"), data["agora_receipt"], usage=data.get("usage"),
+                          raw=data, choices=choices)
+        texts, entries, receipt, finish, usage, events = {}, {}, None, None, None, []
         for line in response:
             line = line.decode("utf-8").rstrip("\r\n")
             if not line.startswith("data: "):
@@ -197,23 +205,29 @@ class AgoraPayer:
             if "error" in event:
                 raise NodeRequestError(200, event)
             for choice in event.get("choices", []):
+                index = choice.get("index", 0)
                 piece = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+                texts.setdefault(index, [])
+                entries.setdefault(index, [])
                 if piece:
-                    pieces.append(piece)
-                    if on_text is not None:
+                    texts[index].append(piece)
+                    if on_text is not None and index == 0:
                         on_text(piece)
-                finish = choice.get("finish_reason") or finish
+                entries[index].extend((choice.get("logprobs") or {}).get("content") or [])
+                if index == 0:
+                    finish = choice.get("finish_reason") or finish
             receipt = event.get("agora_receipt") or receipt
             usage = event.get("usage") or usage
         if receipt is None:
             raise ReceiptRejected("missing", "the stream ended without a receipt")
-        return Answer("".join(pieces), finish, receipt, usage=usage, raw=events)
+        choices = [("".join(texts[i]), entries[i] if wants_logprobs else None) for i in sorted(texts)]
+        return Answer(choices[0][0], finish, receipt, usage=usage, raw=events, choices=choices)
 
     def _check_free(self, answer: Answer) -> None:
         receipt = answer.receipt
         if not verify_signature(receipt["node"], receipt.get("signature", ""), receipt_signing_bytes(receipt)):
             raise ReceiptRejected("signature", "the signature is not the node's")
-        if receipt["outputHash"] != output_hash(answer.text).hex():
+        if receipt["outputHash"] != output_hash_choices(answer.choices).hex():
             raise ReceiptRejected("outputHash", "is not the hash of the text received")
 
     def _check_settlement(self, answer: Answer, headers: dict) -> None:

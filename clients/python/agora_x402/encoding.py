@@ -68,8 +68,8 @@ def canonical_request(body: Mapping[str, Any], chat: bool, seed: int, default_ma
     """§4.2–4.3: the normalized request as the node hashes it.
 
     `seed` is the seed the job uses (the request's own, or the one derived from the job id);
-    `default_max_tokens` is what the node fills in when the request names none (the terms'
-    `maxOutputTokens`).
+    `default_max_tokens` is what the node fills in per choice when the request names none (the terms'
+    `maxOutputTokens` divided by `n`).
     """
     if chat:
         messages = body["messages"]
@@ -107,6 +107,38 @@ def canonical_request(body: Mapping[str, Any], chat: bool, seed: int, default_ma
     out += u32(max_tokens) + f32(temperature) + f32(top_p) + u32(top_k) + u64(seed) + u32(len(stop))
     for sequence in stop:
         out += string(sequence)
+    return out + request_options(body, chat)
+
+
+def _nonzero_f32(value: Any, neutral: float) -> bytes | None:
+    """A float option's bit pattern, or None at its neutral value (-0 counts as 0)."""
+    if value is None:
+        return None
+    packed = f32(value)
+    return None if struct.unpack(">f", packed)[0] == neutral else packed
+
+
+def request_options(body: Mapping[str, Any], chat: bool) -> bytes:
+    """§4.3 fields 10+: each optional control away from its neutral value, as tag ‖ value, tags increasing."""
+    out = b""
+    n = body.get("n")
+    if n is not None and n > 1:
+        out += b"\x01" + u32(n)
+    if chat:
+        top = (body.get("top_logprobs") or 0) if body.get("logprobs") is True else None
+    else:
+        top = body.get("logprobs")
+    if top is not None:
+        out += b"\x02" + u32(top)
+    for tag, key, neutral in [(3, "min_p", 0.0), (4, "repetition_penalty", 1.0), (5, "presence_penalty", 0.0),
+                              (6, "frequency_penalty", 0.0)]:
+        packed = _nonzero_f32(body.get(key), neutral)
+        if packed is not None:
+            out += bytes([tag]) + packed
+    bias = sorted((int(token), f32(value)) for token, value in (body.get("logit_bias") or {}).items()
+                  if struct.unpack(">f", f32(value))[0] != 0)
+    if bias:
+        out += b"\x07" + u32(len(bias)) + b"".join(u32(token) + value for token, value in bias)
     return out
 
 
@@ -138,6 +170,27 @@ def receipt_signing_bytes(receipt: Mapping[str, Any]) -> bytes:
 def output_hash(text: str) -> bytes:
     """§8.3: tagged("agora-output-v1", UTF-8 text)."""
     return tagged("agora-output-v1", text.encode("utf-8"))
+
+
+def output_hash_choices(choices: list[tuple[str, list[Mapping[str, Any]] | None]]) -> bytes:
+    """§8.3: the output hash of a whole answer, from each choice's text and its `logprobs.content` entries
+    (None when the request asked for none). One choice without logprobs hashes as its text alone."""
+    if len(choices) == 1 and choices[0][1] is None:
+        return output_hash(choices[0][0])
+    out = u32(len(choices))
+    for text, entries in choices:
+        out += string(text)
+        if entries is None:
+            out += b"\x00"
+            continue
+        out += b"\x01" + u32(len(entries))
+        for entry in entries:
+            out += u32(len(entry["bytes"])) + bytes(entry["bytes"]) + f32(entry["logprob"])
+            top = entry.get("top_logprobs") or []
+            out += u32(len(top))
+            for alternative in top:
+                out += u32(len(alternative["bytes"])) + bytes(alternative["bytes"]) + f32(alternative["logprob"])
+    return tagged("agora-output-v2", out)
 
 
 def cost(price_in: int, price_out: int, input_tokens: int, output_tokens: int) -> int | None:

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any, Mapping
 
-from .encoding import cost, output_hash, receipt_signing_bytes
+from .encoding import cost, output_hash, output_hash_choices, receipt_signing_bytes
 from .wallet import verify_signature
 
 
@@ -20,9 +20,11 @@ class ReceiptRejected(Exception):
         self.message = message
 
 
-def verify_receipt(receipt: Mapping[str, Any], voucher: Mapping[str, Any], terms: Mapping[str, Any], text: str) -> None:
+def verify_receipt(receipt: Mapping[str, Any], voucher: Mapping[str, Any], terms: Mapping[str, Any], text: str,
+                   choices: list | None = None) -> None:
     """Checks a paid job's receipt (docs/protocol.md §8.4): the node's signature; that it answers this voucher
-    (node, chain, payer, job, model, input); that the output hash is the hash of the text received; that the
+    (node, chain, payer, job, model, input); that the output hash is the hash of the text received (of every
+    choice with its log-probabilities when `choices`, [(text, logprobs.content or None)], is given); that the
     seed and the token counts are the terms'; and that the amount is at most what those counts cost at the
     terms' prices and at most the voucher's cap. Raises ReceiptRejected."""
     try:
@@ -38,7 +40,8 @@ def verify_receipt(receipt: Mapping[str, Any], voucher: Mapping[str, Any], terms
     ]:
         if receipt[field] != expected:
             raise ReceiptRejected(field, f"is {receipt[field]!r}, but the job paid for has {expected!r}")
-    if receipt["outputHash"] != output_hash(text).hex():
+    expected_output = output_hash_choices(choices) if choices is not None else output_hash(text)
+    if receipt["outputHash"] != expected_output.hex():
         raise ReceiptRejected("outputHash", "is not the hash of the text received")
     if receipt["inputTokens"] != terms["promptTokens"]:
         raise ReceiptRejected("inputTokens", f"{receipt['inputTokens']} is not the terms' {terms['promptTokens']}")

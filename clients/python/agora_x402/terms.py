@@ -98,7 +98,8 @@ def check_terms(
     if own_seed is not None and seed != own_seed:
         raise TermsRefused("unexpected_terms", "the seed is not the request's own")
     try:
-        canonical = canonical_request(body, request.chat, seed, default_max_tokens=max_output)
+        # The terms cap all choices together: a request without max_tokens gets maxOutputTokens / n each.
+        canonical = canonical_request(body, request.chat, seed, default_max_tokens=max_output // max(1, body.get("n") or 1))
     except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise TermsRefused("unexpected_terms", f"the request cannot be hashed: {error}") from error
     if input_hash(model, canonical) != claimed_input:

@@ -79,6 +79,28 @@ class PaidNodeTests(unittest.TestCase):
         answer = pay(NODE, "/v1/chat/completions", parts, self.wallet, 50_000, receipt_log=self.log)
         self.assert_paid(answer, "pending")
 
+    def test_choices_logprobs_and_controls(self):
+        # Two sampled choices with log-probabilities and every sampling control: the input hash the payer
+        # computes (§4.3's options) must be the node's, and the output hash covers both choices (§8.3).
+        answer = self.payer.chat(NODE, self.question(
+            n=2, temperature=0.9, seed=3, logprobs=True, top_logprobs=2, presence_penalty=0.5, frequency_penalty=0.25,
+            min_p=0.05, repetition_penalty=1.1, logit_bias={"42": 2.5, "7": -100}))
+        self.assert_paid(answer, "pending")
+        self.assertEqual(len(answer.choices), 2)
+        for text, entries in answer.choices:
+            self.assertTrue(entries)
+            self.assertTrue(all(len(entry["top_logprobs"]) == 2 and entry["logprob"] <= 0 for entry in entries))
+        self.assertEqual(answer.usage["completion_tokens"], answer.receipt["outputTokens"])
+        self.assertLessEqual(answer.receipt["outputTokens"], answer.terms["extra"]["maxOutputTokens"])
+        self.assertEqual(answer.terms["extra"]["maxOutputTokens"], 2 * 8)
+
+    def test_streamed_completion_with_choices_and_logprobs(self):
+        answer = self.payer.complete(NODE, {"prompt": "Once upon a time", "n": 2, "logprobs": 1, "stream": True,
+                                            "temperature": 0.7})
+        self.assert_paid(answer, "reserved")
+        self.assertEqual(len(answer.choices), 2)
+        self.assertTrue(all(entries for _, entries in answer.choices))
+
     def test_terms_above_the_budget_are_not_signed(self):
         from agora_x402 import AgoraPayer, TermsRefused
 

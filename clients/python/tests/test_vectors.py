@@ -5,7 +5,7 @@ import json
 import os
 import unittest
 
-from agora_x402 import Wallet, address, address_key, canonical_request, input_hash, output_hash, verify_receipt
+from agora_x402 import Wallet, address, address_key, canonical_request, input_hash, output_hash, output_hash_choices, verify_receipt
 from agora_x402.encoding import cost, derived_seed, receipt_signing_bytes, voucher_signing_bytes
 from agora_x402.receipts import ReceiptRejected
 from agora_x402.sealed import node_hpke_key, open_request, open_response, seal_request, seal_response
@@ -63,6 +63,9 @@ class VectorTests(unittest.TestCase):
     def test_outputs_and_prices(self):
         for output in self.vectors["outputs"]:
             self.assertEqual(output_hash(output["text"]).hex(), output["outputHash"])
+        for output in self.vectors["choiceOutputs"]:
+            choices = [(choice["text"], choice.get("logprobs")) for choice in output["choices"]]
+            self.assertEqual(output_hash_choices(choices).hex(), output["outputHash"], output["name"])
         for price in self.vectors["prices"]:
             self.assertEqual(
                 cost(price["perInputToken"], price["perOutputToken"], price["inputTokens"], price["outputTokens"]),
