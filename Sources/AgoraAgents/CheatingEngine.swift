@@ -26,6 +26,8 @@ public struct CheatingEngine: CompletionEngine {
 
     public func promptTokenCount(_ request: JobRequest) throws -> Int { try honest.promptTokenCount(request) }
 
+    public func check(_ request: JobRequest) throws(RequestError) { try honest.check(request) }
+
     public func memoryReservation(promptTokens: Int, maxTokens: Int) -> Int {
         honest.memoryReservation(promptTokens: promptTokens, maxTokens: maxTokens)
     }

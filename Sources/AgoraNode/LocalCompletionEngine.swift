@@ -35,8 +35,29 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
 
     public var vocabularySize: Int { engine.model.vocabularySize }
 
+    /// The grammar a job's answer follows, compiled from its response format (nil: free text).
+    static func grammar(_ request: JobRequest) throws(RequestError) -> JSONGrammar? {
+        guard let format = request.responseFormat else { return nil }
+        switch format.kind {
+        case .jsonObject: return .anyObject
+        case .jsonSchema:
+            guard let schema = format.schemaValue else {
+                throw RequestError("the schema is not JSON", param: "response_format.json_schema.schema")
+            }
+            do { return try JSONGrammar(schema: schema) } catch {
+                let path = error.path.split(separator: "/").joined(separator: ".")
+                throw RequestError(
+                    "response_format.json_schema.schema\(path.isEmpty ? "" : "." + path): \(error.reason)",
+                    param: "response_format.json_schema.schema" + (path.isEmpty ? "" : "." + path),
+                    code: "unsupported_parameter")
+            }
+        }
+    }
+
+    public func check(_ request: JobRequest) throws(RequestError) { _ = try Self.grammar(request) }
+
     /// The engine's request for choice `choice` of a job: the job's settings with that choice's seed.
-    func generationRequest(_ request: JobRequest, choice: Int = 0) -> GenerationRequest {
+    func generationRequest(_ request: JobRequest, choice: Int = 0, grammar: JSONGrammar? = nil) -> GenerationRequest {
         let input: GenerationRequest.Input
         switch request.input {
         case .chat(let messages): input = .messages(messages.map { ChatMessage(role: $0.role, content: $0.content) })
@@ -49,7 +70,7 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
             logitBias: request.logitBias.map { LogitBias(token: $0.token, bias: $0.bias) })
         return GenerationRequest(
             input: input, maxTokens: request.maxTokens, sampling: sampling, stop: request.stop,
-            logprobs: request.logprobs)
+            logprobs: request.logprobs, grammar: grammar)
     }
 
     public func promptTokenCount(_ request: JobRequest) throws -> Int {
@@ -68,14 +89,19 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         onFinish: @escaping @Sendable (Result<CompletionOutcome, any Error>) -> Void
     ) {
         let prompt: [Int32]
-        do { prompt = try engine.promptTokens(for: generationRequest(request).input) } catch {
+        let grammar: JSONGrammar?
+        do {
+            prompt = try engine.promptTokens(for: generationRequest(request).input)
+            grammar = try Self.grammar(request)
+        } catch {
             onFinish(.failure(error))
             return
         }
         let choices = ChoiceCollector(count: request.n, onFinish: onFinish)
         for choice in 0..<request.n {
             engine.start(
-                promptTokens: prompt, request: generationRequest(request, choice: choice), shouldStop: shouldStop,
+                promptTokens: prompt, request: generationRequest(request, choice: choice, grammar: grammar),
+                shouldStop: shouldStop,
                 onChunk: { [self] chunk in onDelta(delta(chunk, choice: choice)) },
                 onFinish: { [self] result in
                     choices.finish(
@@ -94,8 +120,10 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onDelta: @Sendable (CompletionDelta) -> Void
     ) throws -> CompletionOutcome {
         var outcomes: [(GenerationResult, ChoiceOutcome)] = []
+        let grammar = try Self.grammar(request)
         for choice in 0..<request.n {
-            let result = try engine.generate(generationRequest(request, choice: choice), shouldStop: shouldStop) {
+            let generation = generationRequest(request, choice: choice, grammar: grammar)
+            let result = try engine.generate(generation, shouldStop: shouldStop) {
                 onDelta(delta($0, choice: choice))
             }
             outcomes.append((result, choiceOutcome(result, logprobs: request.logprobs != nil)))

@@ -249,6 +249,7 @@ public final class NodeService: Sendable {
         let job: JobRequest
         let stream: Bool
         do { (job, stream) = try parse(endpoint, body: body, jobID: jobID) } catch { throw .invalidRequest(error) }
+        do { try engine.check(job) } catch { throw .invalidRequest(error) }
         let promptTokens: Int
         do { promptTokens = try engine.promptTokenCount(job) } catch { throw .invalidPrompt("\(error)") }
         guard promptTokens + job.maxTokens <= engine.contextLength else {
@@ -336,7 +337,7 @@ public final class NodeService: Sendable {
         do {
             switch endpoint {
             case .chat:
-                let request = try decoder.decode(ChatCompletionRequest.self, from: body)
+                let request = try ChatCompletionRequest.decode(body)
                 try checkModel(request.model)
                 return (try configuration.limits.job(from: request, chosenSeed: seed), request.stream ?? false)
             case .text:

@@ -13,6 +13,10 @@ public protocol CompletionEngine: Sendable {
     /// Tokens in the model's vocabulary (what `logit_bias` keys are checked against).
     var vocabularySize: Int { get }
 
+    /// Refuses, before any payment, a request this engine cannot run as asked (a schema it cannot
+    /// compile); the error names the parameter.
+    func check(_ request: JobRequest) throws(RequestError)
+
     /// Prompt tokens of a request after the chat template (what the price of the input is computed from).
     func promptTokenCount(_ request: JobRequest) throws -> Int
 
@@ -34,6 +38,9 @@ public protocol CompletionEngine: Sendable {
 }
 
 extension CompletionEngine {
+    /// Engines without request-specific limits accept every well-formed request.
+    public func check(_ request: JobRequest) throws(RequestError) {}
+
     /// Runs the blocking `complete` on a thread of its own (engines without a scheduler of their own).
     public func start(
         _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool,

@@ -29,6 +29,8 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
     public var frequencyPenalty: Float = 0
     /// Bias per token id, in increasing id order, no id twice.
     public var logitBias: [LogitBiasEntry] = []
+    /// What the answer must be (JSON, or an instance of a schema); nil: free text.
+    public var responseFormat: ResponseFormat?
 
     public struct LogitBiasEntry: Sendable, Equatable, Codable {
         public var token: Int32
@@ -90,6 +92,7 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
         case presencePenalty = 5
         case frequencyPenalty = 6
         case logitBias = 7
+        case responseFormat = 8
     }
 
     /// Most `logit_bias` entries a request may carry.
@@ -162,12 +165,13 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
                     let token = Int32(bitPattern: try reader.readUInt32())
                     let bias = Float(bitPattern: try reader.readUInt32())
                     if let previous = logitBias.last, previous.token >= token {
-                        throw .invalidTag(type: "JobRequest.logitBias order", tag: raw)
+                        throw .invalidValue("logit_bias entries are not in increasing token order")
                     }
                     logitBias.append(LogitBiasEntry(token: token, bias: bias))
                 }
+            case .responseFormat: responseFormat = try ResponseFormat(from: &reader)
             }
-            if neutral { throw .invalidTag(type: "JobRequest.Option at its neutral value", tag: raw) }
+            if neutral { throw .invalidValue("option \(raw) of a job request is written at its neutral value") }
         }
     }
 
@@ -210,6 +214,7 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
                 }
             }
         }
+        if let responseFormat { option(.responseFormat) { responseFormat.encode(to: &$0) } }
     }
 }
 
@@ -263,6 +268,7 @@ public struct RequestLimits: Sendable {
         var presencePenalty: Double?
         var frequencyPenalty: Double?
         var logitBias: [String: Double]?
+        var responseFormat: ResponseFormat?
         /// The field that set `logprobs`, for errors: `top_logprobs` (chat) or `logprobs` (completions).
         var logprobsParam = "top_logprobs"
     }
@@ -308,6 +314,7 @@ public struct RequestLimits: Sendable {
         job.presencePenalty = try Self.float(controls.presencePenalty, "presence_penalty", neutral: 0, in: -2...2)
         job.frequencyPenalty = try Self.float(controls.frequencyPenalty, "frequency_penalty", neutral: 0, in: -2...2)
         job.logitBias = try Self.logitBias(controls.logitBias)
+        job.responseFormat = controls.responseFormat
         return job
     }
 
@@ -366,7 +373,7 @@ public struct RequestLimits: Sendable {
                 topP: request.topP, topK: request.topK, seed: request.seed, stop: request.stop?.values, n: request.n,
                 logprobs: logprobs, minP: request.minP, repetitionPenalty: request.repetitionPenalty,
                 presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty,
-                logitBias: request.logitBias),
+                logitBias: request.logitBias, responseFormat: request.responseFormat),
             chosenSeed: chosenSeed)
     }
 
@@ -392,7 +399,7 @@ public enum TokenLogprobLimit {
 extension JobRequest: Codable {
     enum CodingKeys: String, CodingKey {
         case messages, prompt, maxTokens, temperature, topP, topK, seed, stop, n, logprobs, minP, repetitionPenalty,
-            presencePenalty, frequencyPenalty, logitBias
+            presencePenalty, frequencyPenalty, logitBias, responseFormat
     }
 
     public init(from decoder: any Decoder) throws {
@@ -421,6 +428,7 @@ extension JobRequest: Codable {
             try container.decodeIfPresent([BiasBits].self, forKey: .logitBias)?.map {
                 LogitBiasEntry(token: $0.token, bias: Float(bitPattern: $0.bias))
             } ?? []
+        responseFormat = try container.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
     }
 
     /// A `logit_bias` entry with its float as a bit pattern.
@@ -453,5 +461,6 @@ extension JobRequest: Codable {
             try container.encode(
                 logitBias.map { BiasBits(token: $0.token, bias: $0.bias.bitPattern) }, forKey: .logitBias)
         }
+        try container.encodeIfPresent(responseFormat, forKey: .responseFormat)
     }
 }

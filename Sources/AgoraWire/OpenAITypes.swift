@@ -1,3 +1,4 @@
+import AgoraCore
 import Foundation
 
 /// One chat message in the OpenAI format.
@@ -88,6 +89,9 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
     public var presencePenalty: Double?
     public var frequencyPenalty: Double?
     public var logitBias: [String: Double]?
+    /// `response_format`, read from the body's JSON text by `decode(_:)` (a schema's member order matters,
+    /// and `Decodable` loses it), so not among the coding keys.
+    public var responseFormat: ResponseFormat?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, temperature, seed, stop, stream, n, logprobs
@@ -116,6 +120,17 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
         self.seed = seed
         self.stop = stop.map(StopSequences.init)
         self.stream = stream
+    }
+}
+
+extension ChatCompletionRequest {
+    /// Decodes a request body, `response_format` included.
+    public static func decode(_ body: Data) throws -> ChatCompletionRequest {
+        var request = try JSONDecoder().decode(ChatCompletionRequest.self, from: body)
+        if let format = try JSONValue.parse(Array(body))["response_format"] {
+            request.responseFormat = try ResponseFormat.from(format)
+        }
+        return request
     }
 }
 

@@ -11,7 +11,7 @@ public enum SupportedParameters {
     public static let chat: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "seed", "stop",
         "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "min_p", "repetition_penalty",
-        "presence_penalty", "frequency_penalty", "logit_bias",
+        "presence_penalty", "frequency_penalty", "logit_bias", "response_format",
     ]
     /// Parameters of `POST /v1/completions`.
     public static let completions: Set<String> = [

@@ -9,7 +9,10 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure performance.",
-        subcommands: [EngineBenchCommand.self, BenchNodeCommand.self, BenchServeCommand.self, BenchMarketCommand.self]
+        subcommands: [
+            EngineBenchCommand.self, BenchNodeCommand.self, BenchServeCommand.self, BenchMarketCommand.self,
+            BenchGrammarCommand.self,
+        ]
     )
 }
 

@@ -270,6 +270,38 @@ import Testing
             let error = try JSONDecoder().decode(OpenAIErrorBody.self, from: data).error
             #expect(error.code == "invalid_request" && error.param == param, "\(fields): \(error)")
         }
+        // response_format: malformed, unknown types and keys, and schemas with keywords the node cannot enforce.
+        let formats: [(String, String, String)] = [
+            (#"{"type": "xml"}"#, "response_format.type", "unsupported_parameter"),
+            (#""json""#, "response_format", "invalid_request"),
+            (#"{"type": "json_object", "schema": {}}"#, "response_format.schema", "unsupported_parameter"),
+            (#"{"type": "json_schema"}"#, "response_format.json_schema", "invalid_request"),
+            (
+                #"{"type": "json_schema", "json_schema": {"name": "a b", "schema": {}}}"#,
+                "response_format.json_schema.name",
+                "invalid_request"
+            ),
+            (
+                #"{"type": "json_schema", "json_schema": {"name": "a", "schema": {}, "description": "x"}}"#,
+                "response_format.json_schema.description", "unsupported_parameter"
+            ),
+            (
+                #"{"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "string", "pattern": "x"}}}"#,
+                "response_format.json_schema.schema.pattern", "unsupported_parameter"
+            ),
+            (
+                #"{"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object", "properties": {"n": {"type": "integer", "maximum": 3}}}}}"#,
+                "response_format.json_schema.schema.properties.n.maximum", "unsupported_parameter"
+            ),
+        ]
+        for (format, param, code) in formats {
+            let body =
+                #"{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "response_format": \#(format)}"#
+            let (status, _, data) = try await harness.post("v1/chat/completions", body: Data(body.utf8))
+            #expect(status == 400, "\(format)")
+            let error = try JSONDecoder().decode(OpenAIErrorBody.self, from: data).error
+            #expect(error.code == code && error.param == param, "\(format): \(error)")
+        }
         #expect(try await harness.metric("agora_payments_required_total") == 0)
         await harness.stop()
     }

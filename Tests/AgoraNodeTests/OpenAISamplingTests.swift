@@ -40,6 +40,8 @@ import Testing
         var name: String
         var chat: Bool
         var stream: Bool
+        /// The request body exactly as sent (member order matters to a schema's canonical text).
+        var body: String
         var receipt: JobReceipt
         var usage: [Int]
         var choices: [Choice]
@@ -65,17 +67,48 @@ import Testing
         await harness.stop()
         #expect(status == 0, "openai client failed: \(errorText)")
         let cases = try JSONDecoder().decode([Case].self, from: data)
-        let bodies = try #require(JSONSerialization.jsonObject(with: data) as? [[String: Any]]).map {
-            try JSONSerialization.data(withJSONObject: $0["body"] as Any)
-        }
+        let bodies = cases.map { Data($0.body.utf8) }
         #expect(cases.count == 11)
 
+        try Self.reExecute(cases, bodies: bodies)
+
+        let byName = Dictionary(uniqueKeysWithValues: zip(cases.map(\.name), zip(cases, bodies)))
+        // Sampled choices differ from one another; the first is the job with the plain seed.
+        let three = try #require(byName["chat, three sampled choices"]?.0)
+        #expect(Set(three.choices.map(\.text)).count > 1)
+        // Logprobs: the greedy token is the most likely, alternatives best first, as many as asked.
+        let withLogprobs = try #require(byName["chat, greedy with logprobs"]?.0.choices[0].logprobs)
+        for entry in withLogprobs {
+            #expect(entry.top.count == 3 && entry.top[0].bytes == entry.bytes && entry.top[0].logprob == entry.logprob)
+            #expect(zip(entry.top, entry.top.dropFirst()).allSatisfy { $0.logprob >= $1.logprob } && entry.logprob <= 0)
+        }
+        #expect(byName["chat, logprobs without alternatives"]?.0.choices[0].logprobs?.allSatisfy(\.top.isEmpty) == true)
+        // logit_bias takes effect: a banned first token never comes, a forced one always does.
+        let bannedAnswer = try #require(byName["chat, greedy, first token banned"]?.0.choices[0].logprobs?.first)
+        #expect(bannedAnswer.bytes != tokenizer.tokenBytes(banned))
+        let forced = try #require(byName["chat, greedy, a token forced"]?.0.choices[0].logprobs?.first)
+        #expect(forced.bytes == tokenizer.tokenBytes(boosted))
+        // The penalties change the answer: the same request without them answers otherwise.
+        for name in ["chat, every control, sampled", "chat, every control, greedy, streamed"] {
+            let (report, body) = try #require(byName[name])
+            var job = try limits.job(
+                from: JSONDecoder().decode(ChatCompletionRequest.self, from: body), chosenSeed: report.receipt.seed)
+            (job.presencePenalty, job.frequencyPenalty, job.repetitionPenalty, job.minP) = (0, 0, 1, 0)
+            #expect(try engine.complete(job).text != report.choices[0].text, "\(name)")
+        }
+    }
+
+    /// Re-executes every answer the referee's way and checks it against its receipt and what was received:
+    /// the input hash of the body as sent, the output hash of the re-run and of the received answer, usage,
+    /// every choice's text, finish reason and log-probabilities (and the legacy arrays' agreement with them).
+    static func reExecute(_ cases: [Case], bodies: [Data]) throws {
+        let engine = SharedEngine.engine
+        let limits = RequestLimits()
         for (report, body) in zip(cases, bodies) {
             let name = report.name
             let job =
                 report.chat
-                ? try limits.job(
-                    from: JSONDecoder().decode(ChatCompletionRequest.self, from: body), chosenSeed: report.receipt.seed)
+                ? try limits.job(from: ChatCompletionRequest.decode(body), chosenSeed: report.receipt.seed)
                 : try limits.job(
                     from: JSONDecoder().decode(TextCompletionRequest.self, from: body), chosenSeed: report.receipt.seed)
             #expect(report.receipt.hasValidSignature, "\(name)")
@@ -110,30 +143,6 @@ import Testing
             #expect(received.outputHash == report.receipt.outputHash, "\(name): the received answer's hash")
         }
 
-        let byName = Dictionary(uniqueKeysWithValues: zip(cases.map(\.name), zip(cases, bodies)))
-        // Sampled choices differ from one another; the first is the job with the plain seed.
-        let three = try #require(byName["chat, three sampled choices"]?.0)
-        #expect(Set(three.choices.map(\.text)).count > 1)
-        // Logprobs: the greedy token is the most likely, alternatives best first, as many as asked.
-        let withLogprobs = try #require(byName["chat, greedy with logprobs"]?.0.choices[0].logprobs)
-        for entry in withLogprobs {
-            #expect(entry.top.count == 3 && entry.top[0].bytes == entry.bytes && entry.top[0].logprob == entry.logprob)
-            #expect(zip(entry.top, entry.top.dropFirst()).allSatisfy { $0.logprob >= $1.logprob } && entry.logprob <= 0)
-        }
-        #expect(byName["chat, logprobs without alternatives"]?.0.choices[0].logprobs?.allSatisfy(\.top.isEmpty) == true)
-        // logit_bias takes effect: a banned first token never comes, a forced one always does.
-        let bannedAnswer = try #require(byName["chat, greedy, first token banned"]?.0.choices[0].logprobs?.first)
-        #expect(bannedAnswer.bytes != tokenizer.tokenBytes(banned))
-        let forced = try #require(byName["chat, greedy, a token forced"]?.0.choices[0].logprobs?.first)
-        #expect(forced.bytes == tokenizer.tokenBytes(boosted))
-        // The penalties change the answer: the same request without them answers otherwise.
-        for name in ["chat, every control, sampled", "chat, every control, greedy, streamed"] {
-            let (report, body) = try #require(byName[name])
-            var job = try limits.job(
-                from: JSONDecoder().decode(ChatCompletionRequest.self, from: body), chosenSeed: report.receipt.seed)
-            (job.presencePenalty, job.frequencyPenalty, job.repetitionPenalty, job.minP) = (0, 0, 1, 0)
-            #expect(try engine.complete(job).text != report.choices[0].text, "\(name)")
-        }
     }
 
     static func same(_ received: [Case.Entry]?, _ expected: [OutputLogprob]?) -> Bool {
@@ -154,6 +163,38 @@ import Testing
     }
 
     /// Runs a script of `Tests/Clients` with python3, off the cooperative pool (it talks to this process).
+    struct StructuredReport: Decodable {
+        var cases: [Case]
+        var problems: [String]
+        var parsed: Bool
+        var refused: [OpenAIClientTests.JSONScalar]
+        var parsed_text: String
+    }
+
+    /// `response_format` through the official client: json_schema greedy, sampled with three choices and
+    /// streamed, json_object, the client's `parse()` with a pydantic model; each answer parses and validates
+    /// (`jsonschema`, in the script) and re-executes to its receipt; a schema keyword the node cannot enforce
+    /// is refused by name.
+    @Test func structuredOutputParsesValidatesAndReExecutes() async throws {
+        let harness = try NodeHarness()
+        try await harness.start(free: true)
+        let (data, errorText, status) = try await Self.runScript(
+            "openai_structured_check.py", arguments: [harness.baseURL.absoluteString])
+        await harness.stop()
+        #expect(status == 0, "openai client failed: \(errorText)")
+        let report = try JSONDecoder().decode(StructuredReport.self, from: data)
+        #expect(report.problems.isEmpty, "\(report.problems)")
+        #expect(report.parsed, "\(report.parsed_text)")
+        #expect(
+            report.refused
+                == [
+                    .number(400), .string("unsupported_parameter"),
+                    .string("response_format.json_schema.schema.properties.age.minimum"),
+                ])
+        #expect(report.cases.count == 4 && report.cases[1].choices.count == 3)
+        try Self.reExecute(report.cases, bodies: report.cases.map { Data($0.body.utf8) })
+    }
+
     static func runScript(_ name: String, arguments: [String]) async throws -> (Data, String, Int32) {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Clients/\(name)")

@@ -164,8 +164,7 @@ import Testing
             let data = Data(body.utf8)
             let request: JobRequest
             if endpoint == "/v1/chat/completions" {
-                request = try limits.job(
-                    from: JSONDecoder().decode(ChatCompletionRequest.self, from: data), chosenSeed: seed)
+                request = try limits.job(from: ChatCompletionRequest.decode(data), chosenSeed: seed)
             } else {
                 request = try limits.job(
                     from: JSONDecoder().decode(TextCompletionRequest.self, from: data), chosenSeed: seed)
@@ -197,6 +196,15 @@ import Testing
             body:
                 #"{"prompt":"Once upon a time","max_tokens":4,"logprobs":0,"n":1,"presence_penalty":0,"frequency_penalty":-0.0,"min_p":0,"repetition_penalty":1,"seed":9}"#,
             job: 5)
+        try add(
+            "chat, json_schema response format (members kept in the order written)", endpoint: "/v1/chat/completions",
+            body:
+                #"{"messages":[{"role":"user","content":"A city?"}],"max_tokens":40,"temperature":0,"response_format":{"type":"json_schema","json_schema":{"name":"place","strict":true,"schema":{"type":"object","properties":{"city":{"type":"string"},"ünï":{"enum":[1,2.5,"x\"y"]}},"required":["city"],"additionalProperties":false}}}}"#,
+            job: 6)
+        try add(
+            "chat, json_object response format", endpoint: "/v1/chat/completions",
+            body: #"{"messages":[{"role":"user","content":"JSON please"}],"response_format":{"type":"json_object"}}"#,
+            job: 7)
 
         let first = requests[0]
         let voucher = Voucher(

@@ -35,8 +35,9 @@ import Testing
             try JSONDecoder().decode(LogEntry.self, from: Data($0.utf8))
         }
         // Chat, streamed chat, completion, streamed completion, the plain function's chat, two choices with
-        // logprobs and every control, and a streamed completion with two choices and logprobs.
-        #expect(entries.count == 7)
+        // logprobs and every control, a streamed completion with two choices and logprobs, and a json_schema
+        // answer.
+        #expect(entries.count == 8)
         for entry in entries {
             #expect(entry.voucher.hasValidSignature && entry.voucher.payer == harness.agent.publicKey)
             #expect(entry.receipt.hasValidSignature && entry.receipt.jobID == entry.terms.extra.jobId)

@@ -39,7 +39,7 @@ except openai.NotFoundError as error:
 # Parameters the node does not implement are refused by name, never silently ignored.
 unsupported = {
     "tools": {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
-    "response_format": {"response_format": {"type": "json_object"}},
+    "prediction": {"prediction": {"type": "content", "content": "Paris"}},
     "parallel_tool_calls": {"parallel_tool_calls": False},
 }
 refused = {}

@@ -10,9 +10,6 @@ import sys
 
 import openai
 
-base_url, banned, boosted = sys.argv[1], sys.argv[2], sys.argv[3]
-client = openai.OpenAI(base_url=base_url + "/v1", api_key="unused", max_retries=0)
-model = client.models.list().data[0].id
 question = [{"role": "user", "content": "What is the capital of France?"}]
 
 
@@ -46,7 +43,7 @@ def run(name, chat, stream, **body):
     # The body as the node sees it: extra_body's fields sit beside the others.
     sent = {k: v for k, v in body.items() if k not in ("model", "extra_body")}
     sent.update(body.get("extra_body") or {})
-    case = {"name": name, "chat": chat, "stream": stream, "body": sent}
+    case = {"name": name, "chat": chat, "stream": stream, "body": json.dumps(sent)}
     if not stream:
         response = create(**body)
         dump = response.model_dump()
@@ -75,22 +72,35 @@ def run(name, chat, stream, **body):
     cases.append(case)
 
 
-run("chat, three sampled choices", True, False, n=3, max_tokens=12, temperature=0.9, seed=7)
-run("chat, two sampled choices, streamed", True, True, n=2, max_tokens=12, temperature=0.9, seed=7)
-run("chat, greedy with logprobs", True, False, max_tokens=8, temperature=0, logprobs=True, top_logprobs=3)
-run("chat, sampled logprobs, streamed", True, True, max_tokens=8, temperature=0.8, seed=5, logprobs=True,
-    top_logprobs=2)
-run("chat, logprobs without alternatives", True, False, max_tokens=4, temperature=0, logprobs=True)
-run("chat, greedy, first token banned", True, False, max_tokens=8, temperature=0, logprobs=True,
-    logit_bias={banned: -100})
-run("chat, greedy, a token forced", True, False, max_tokens=3, temperature=0, logprobs=True,
-    logit_bias={boosted: 100})
-run("chat, every control, sampled", True, False, max_tokens=24, temperature=0.8, seed=3, presence_penalty=1.5,
-    frequency_penalty=1.0, extra_body={"repetition_penalty": 1.3, "min_p": 0.1, "top_k": 40}, top_p=0.95)
-run("chat, every control, greedy, streamed", True, True, max_tokens=24, temperature=0, presence_penalty=2,
-    frequency_penalty=2, extra_body={"repetition_penalty": 1.5})
-run("completion, two choices with logprobs", False, False, prompt="The capital of France is", max_tokens=6,
-    n=2, logprobs=2, temperature=1.0, seed=11)
-run("completion, logprobs, streamed", False, True, prompt="Once upon a time", max_tokens=6, n=2, logprobs=1,
-    temperature=0.7, seed=4)
-print(json.dumps(cases))
+def main():
+    global client, model
+    base_url, banned, boosted = sys.argv[1], sys.argv[2], sys.argv[3]
+    client = openai.OpenAI(base_url=base_url + "/v1", api_key="unused", max_retries=0)
+    model = client.models.list().data[0].id
+    run_all(banned, boosted)
+    print(json.dumps(cases))
+
+
+def run_all(banned, boosted):
+    run("chat, three sampled choices", True, False, n=3, max_tokens=12, temperature=0.9, seed=7)
+    run("chat, two sampled choices, streamed", True, True, n=2, max_tokens=12, temperature=0.9, seed=7)
+    run("chat, greedy with logprobs", True, False, max_tokens=8, temperature=0, logprobs=True, top_logprobs=3)
+    run("chat, sampled logprobs, streamed", True, True, max_tokens=8, temperature=0.8, seed=5, logprobs=True,
+        top_logprobs=2)
+    run("chat, logprobs without alternatives", True, False, max_tokens=4, temperature=0, logprobs=True)
+    run("chat, greedy, first token banned", True, False, max_tokens=8, temperature=0, logprobs=True,
+        logit_bias={banned: -100})
+    run("chat, greedy, a token forced", True, False, max_tokens=3, temperature=0, logprobs=True,
+        logit_bias={boosted: 100})
+    run("chat, every control, sampled", True, False, max_tokens=24, temperature=0.8, seed=3, presence_penalty=1.5,
+        frequency_penalty=1.0, extra_body={"repetition_penalty": 1.3, "min_p": 0.1, "top_k": 40}, top_p=0.95)
+    run("chat, every control, greedy, streamed", True, True, max_tokens=24, temperature=0, presence_penalty=2,
+        frequency_penalty=2, extra_body={"repetition_penalty": 1.5})
+    run("completion, two choices with logprobs", False, False, prompt="The capital of France is", max_tokens=6,
+        n=2, logprobs=2, temperature=1.0, seed=11)
+    run("completion, logprobs, streamed", False, True, prompt="Once upon a time", max_tokens=6, n=2, logprobs=1,
+        temperature=0.7, seed=4)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,6 +17,9 @@ public struct GenerationRequest: Sendable, Equatable {
     /// nil: no log-probabilities; k: each generated token's log-probability with the k most likely tokens
     /// (0 ... `TokenLogprob.maxTop`).
     public var logprobs: Int?
+    /// When set, every generated token keeps the text a prefix of a value of this grammar, and the answer
+    /// ends only where the value does (constrained decoding).
+    public var grammar: JSONGrammar?
 
     public init(
         input: Input, maxTokens: Int = 256, temperature: Float = 0, topP: Float = 1, topK: Int = 0,
@@ -29,12 +32,16 @@ public struct GenerationRequest: Sendable, Equatable {
         self.logprobs = logprobs
     }
 
-    public init(input: Input, maxTokens: Int, sampling: SamplingParameters, stop: [String], logprobs: Int?) {
+    public init(
+        input: Input, maxTokens: Int, sampling: SamplingParameters, stop: [String], logprobs: Int?,
+        grammar: JSONGrammar? = nil
+    ) {
         self.input = input
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stop = stop
         self.logprobs = logprobs
+        self.grammar = grammar
     }
 
     public static func messages(_ messages: [ChatMessage], maxTokens: Int = 256) -> GenerationRequest {

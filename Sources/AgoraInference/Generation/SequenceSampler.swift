@@ -13,17 +13,24 @@ struct SequenceSampler {
     let logprobs: Int?
     private var sampler: Sampler
     private var decoder = UTF8StreamDecoder()
-    private var matcher: StopStringMatcher
+    private var stops: StopStringMatcher
     private(set) var tokens: [Int32] = []
     private(set) var text = ""
     private(set) var tokenLogprobs: [TokenLogprob] = []
+    /// Constrained decoding: where the answer stands in the grammar, and the tokens allowed next.
+    private var matcher: GrammarMatcher?
+    private var mask: TokenMask?
 
     init(request: GenerationRequest, tokenizer: Tokenizer) {
         self.tokenizer = tokenizer
         maxTokens = request.maxTokens
         logprobs = request.logprobs
         sampler = Sampler(request.sampling)
-        matcher = StopStringMatcher(request.stop)
+        stops = StopStringMatcher(request.stop)
+        if let grammar = request.grammar {
+            matcher = GrammarMatcher(grammar: grammar)
+            mask = TokenMask(vocabularySize: tokenizer.vocabularySize)
+        }
     }
 
     /// The checks every request passes before any work: a prompt, at least one token to generate, sane
@@ -61,20 +68,28 @@ struct SequenceSampler {
     mutating func next(
         _ logits: UnsafeBufferPointer<Float>, shouldStop: () -> Bool, onChunk: (GenerationChunk) -> Void
     ) -> Step {
-        let token = sampler.sample(logits)
+        let token: Int32
+        if let state = matcher {
+            // In place: the mask's buffers are reused from step to step.
+            mask!.compute(state, trie: tokenizer.vocabularyTrie)
+            token = sampler.sample(logits, allowed: mask!.allowed)
+            if !tokenizer.isEndOfGeneration(token) { matcher!.advance(tokenizer.tokenBytes(token)) }
+        } else {
+            token = sampler.sample(logits)
+        }
         tokens.append(token)
         let logprob = logprobs.map { TokenLogprob.compute(logits, token: token, top: $0) }
         if let logprob { tokenLogprobs.append(logprob) }
         let endOfGeneration = tokenizer.isEndOfGeneration(token)
         let bytes = endOfGeneration ? [] : tokenizer.tokenBytes(token)
         let last = endOfGeneration || tokens.count == maxTokens
-        var (emit, stopped) = matcher.append(decoder.append(bytes))
+        var (emit, stopped) = stops.append(decoder.append(bytes))
         if last && !stopped {
             // The end: release a held partial character and any text held for a possible stop string.
-            let tail = matcher.append(decoder.finish())
+            let tail = stops.append(decoder.finish())
             emit += tail.emit
             stopped = tail.stopped
-            if !stopped { emit += matcher.flush() }
+            if !stopped { emit += stops.flush() }
         }
         text += emit
         onChunk(GenerationChunk(token: token, text: emit, logprob: logprob))

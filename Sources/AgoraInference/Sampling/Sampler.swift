@@ -1,11 +1,12 @@
 /// Chooses tokens from logits, deterministically for given parameters and seed.
 ///
 /// The procedure (a referee reimplements exactly this; sums are Double, added in the order stated):
-/// 0. Adjusted logits, only when bias or a penalty is set (Float arithmetic, each step as written):
+/// 0. Adjusted logits, only when a grammar, bias or a penalty is set (Float arithmetic, as written):
 ///    a. `logit_bias`: l_t = l_t + bias_t for each entry;
 ///    b. for each token t generated so far in this sequence (c_t times; the prompt does not count):
 ///       l_t = l_t <= 0 ? l_t * repetition : l_t / repetition (when repetition ≠ 1), then
-///       l_t = l_t - (Float(c_t) * frequency + presence) — llama.cpp's penalty step, with no window.
+///       l_t = l_t - (Float(c_t) * frequency + presence) — llama.cpp's penalty step, with no window;
+///    c. tokens a grammar does not allow next get -∞ (weight 0 below: never chosen).
 /// 1. Greedy (`temperature <= 0` or `topK == 1`): the largest logit, lowest id among equals; no draw.
 /// 2. Weights w_i = exp((l_i - l_max) / temperature), in Float with `DeterministicMath.exp`.
 ///    `minP > 0` sets w_i = 0 where w_i < minP (the top token's weight is 1).
@@ -42,11 +43,15 @@ public struct Sampler: Sendable {
         return Int32(best)
     }
 
-    /// Chooses the next token and counts it for the penalties of the steps after it.
-    public mutating func sample(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
+    /// Chooses the next token and counts it for the penalties of the steps after it. `allowed` (one flag per
+    /// token) restricts the choice to a grammar's tokens; at least one must be allowed.
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>, allowed: [Bool]? = nil) -> Int32 {
         let token: Int32
-        if parameters.adjustsLogits {
+        if parameters.adjustsLogits || allowed != nil {
             adjust(logits)
+            if let allowed {
+                for i in 0..<min(allowed.count, adjusted.count) where !allowed[i] { adjusted[i] = -.infinity }
+            }
             let buffer = adjusted
             token = buffer.withUnsafeBufferPointer { choose($0) }
         } else {

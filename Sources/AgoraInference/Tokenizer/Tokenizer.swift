@@ -41,6 +41,8 @@ public final class Tokenizer: Sendable {
     private let decodedOffsets: [Int]
     /// Words already merged, keyed by their bytes. Bounded: cleared when it grows past `cacheLimit` entries.
     private let cache = Mutex<[[UInt8]: [Int32]]>([:])
+    /// The vocabulary trie of constrained decoding, built on first use (most engines never need it).
+    private let trie = Mutex<VocabularyTrie?>(nil)
     private static let cacheLimit = 1 << 16
     private static let cachedWordLength = 48
 
@@ -294,6 +296,16 @@ public final class Tokenizer: Sendable {
     /// The vocabulary text of a token (in the byte-level alphabet for normal tokens), for diagnostics.
     public func tokenText(_ token: Int32) -> String? {
         token >= 0 && Int(token) < vocabularySize ? tokenTexts[Int(token)] : nil
+    }
+
+    /// The vocabulary as a byte trie, for grammar masks (built once, on first use).
+    public var vocabularyTrie: VocabularyTrie {
+        trie.withLock { cached in
+            if let cached { return cached }
+            let built = VocabularyTrie(tokenizer: self)
+            cached = built
+            return built
+        }
     }
 
     /// Whether generating `token` ends the answer (EOS, end-of-turn and similar tokens).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import struct
 from typing import Any, Mapping
 
@@ -139,7 +140,24 @@ def request_options(body: Mapping[str, Any], chat: bool) -> bytes:
                   if struct.unpack(">f", f32(value))[0] != 0)
     if bias:
         out += b"\x07" + u32(len(bias)) + b"".join(u32(token) + value for token, value in bias)
+    out += response_format_option(body.get("response_format") if chat else None)
     return out
+
+
+def canonical_json(value: Any) -> str:
+    """§4.3: compact JSON, members in the order written, UTF-8 (not \\u escapes) for non-ASCII text."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def response_format_option(response_format: Mapping[str, Any] | None) -> bytes:
+    """§4.3 option 8: u8 kind (1 json_object, 2 json_schema) [‖ string name ‖ u8 strict ‖ string schema]."""
+    if not response_format or response_format.get("type") in (None, "text"):
+        return b""
+    if response_format["type"] == "json_object":
+        return b"\x08\x01"
+    spec = response_format["json_schema"]
+    return (b"\x08\x02" + string(spec["name"]) + (b"\x01" if spec.get("strict") else b"\x00")
+            + string(canonical_json(spec["schema"])))
 
 
 def input_hash(model_hash: bytes, canonical: bytes) -> bytes:

@@ -94,6 +94,17 @@ class PaidNodeTests(unittest.TestCase):
         self.assertLessEqual(answer.receipt["outputTokens"], answer.terms["extra"]["maxOutputTokens"])
         self.assertEqual(answer.terms["extra"]["maxOutputTokens"], 2 * 8)
 
+    def test_structured_output(self):
+        # A schema in the canonical request (§4.3 option 8): the payer hashes it from the dict it sends.
+        schema = {"type": "object", "properties": {"city": {"type": "string"}, "ünï": {"enum": [1, 2]}},
+                  "required": ["city", "ünï"], "additionalProperties": False}
+        answer = self.payer.chat(NODE, self.question(max_tokens=40, response_format={
+            "type": "json_schema", "json_schema": {"name": "place", "schema": schema, "strict": True}}))
+        self.assert_paid(answer, "pending")
+        if answer.finish_reason == "stop":
+            value = json.loads(answer.text)
+            self.assertEqual(sorted(value), ["city", "ünï"])
+
     def test_streamed_completion_with_choices_and_logprobs(self):
         answer = self.payer.complete(NODE, {"prompt": "Once upon a time", "n": 2, "logprobs": 1, "stream": True,
                                             "temperature": 0.7})
