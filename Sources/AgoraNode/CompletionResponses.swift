@@ -7,7 +7,45 @@ import Foundation
 enum CompletionResponses {
     struct ChatMessage: Encodable {
         var role = "assistant"
-        var content: String
+        /// `null` when the answer only calls tools.
+        var content: String?
+        var toolCalls: [ToolCall]?
+        /// The answer's text as generated, when tools were offered: what the output hash covers (the
+        /// calls are parsed from it).
+        var agoraText: String?
+        enum CodingKeys: String, CodingKey {
+            case role, content
+            case toolCalls = "tool_calls"
+            case agoraText = "agora_text"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(role, forKey: .role)
+            try container.encode(content, forKey: .content)
+            try container.encodeIfPresent(toolCalls, forKey: .toolCalls)
+            try container.encodeIfPresent(agoraText, forKey: .agoraText)
+        }
+    }
+
+    /// A choice's answer as the chat endpoint shows it: with tools on offer (and `tool_choice` not
+    /// `none`), the calls parsed from the text (`ToolFormat`), ids derived from the job, and the finish
+    /// reason `tool_calls`.
+    static func chatAnswer(_ choice: ChoiceOutcome, index: Int, job: JobRequest, jobID: Hash256) -> (
+        message: ChatMessage, finishReason: String
+    ) {
+        guard let tools = job.tools else { return (ChatMessage(content: choice.text), choice.finishReason) }
+        guard tools.choice != .none, let parsed = ToolFormat.parse(choice.text) else {
+            return (ChatMessage(content: choice.text, agoraText: choice.text), choice.finishReason)
+        }
+        let calls = parsed.calls.enumerated().map { number, call in
+            ToolCall(id: "call_\(jobID.short)_\(index)_\(number)", name: call.name, arguments: call.arguments)
+        }
+        return (
+            ChatMessage(
+                content: parsed.content.isEmpty ? nil : parsed.content, toolCalls: calls, agoraText: choice.text),
+            choice.finishReason == "stop" ? "tool_calls" : choice.finishReason
+        )
     }
 
     struct ChatChoice: Encodable {
@@ -152,6 +190,19 @@ enum CompletionResponses {
     struct Delta: Encodable, Sendable {
         var role: String?
         var content: String?
+        var toolCalls: [ToolCallDelta]?
+        enum CodingKeys: String, CodingKey {
+            case role, content
+            case toolCalls = "tool_calls"
+        }
+    }
+
+    /// A streamed tool call (OpenAI's delta form): here each call comes whole, in one delta.
+    struct ToolCallDelta: Encodable, Sendable {
+        var index: Int
+        var id: String
+        var type = "function"
+        var function: ToolCall.Function
     }
 
     /// A streamed piece's log-probabilities, in its endpoint's form.
@@ -173,9 +224,12 @@ enum CompletionResponses {
         var text: String?
         var logprobs: ChunkLogprobs?
         var finishReason: String?
+        /// In a choice's closing chunk when tools were offered: the text as generated (`ChatMessage.agoraText`).
+        var agoraText: String?
         enum CodingKeys: String, CodingKey {
             case index, delta, text, logprobs
             case finishReason = "finish_reason"
+            case agoraText = "agora_text"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -185,6 +239,7 @@ enum CompletionResponses {
             try container.encodeIfPresent(text, forKey: .text)
             try container.encodeIfPresent(logprobs, forKey: .logprobs)
             try container.encode(finishReason, forKey: .finishReason)
+            try container.encodeIfPresent(agoraText, forKey: .agoraText)
         }
     }
 

@@ -35,6 +35,31 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
 
     public var vocabularySize: Int { engine.model.vocabularySize }
 
+    /// The grammar a job's answer follows and the text that switches it on (nil: from the first token),
+    /// from its tools or response format; nil: free text.
+    static func constraint(_ request: JobRequest) throws(RequestError) -> (JSONGrammar, trigger: [UInt8]?)? {
+        if let tools = request.tools {
+            let chosen: [ToolSpec]
+            switch tools.choice {
+            case .none: return nil
+            case .auto, .required: chosen = tools.tools
+            case .function(let name): chosen = tools.tools.filter { $0.name == name }
+            }
+            let specs = chosen.map { ($0.name, (try? JSONValue.parse($0.parameters)) ?? .object([])) }
+            do {
+                let grammar = try JSONGrammar.toolCalls(specs, parallel: tools.parallel)
+                return (grammar, tools.choice == .auto ? Array(ToolFormat.callOpen.utf8) : nil)
+            } catch {
+                // The error's path starts with the tool's index among those chosen.
+                let parts = error.path.split(separator: "/").map(String.init)
+                let index = parts.first.flatMap(Int.init).map { tools.tools.firstIndex(of: chosen[$0]) ?? $0 } ?? 0
+                let path = (["tools", "\(index)", "function", "parameters"] + parts.dropFirst()).joined(separator: ".")
+                throw RequestError("\(path): \(error.reason)", param: path, code: "unsupported_parameter")
+            }
+        }
+        return try grammar(request).map { ($0, nil) }
+    }
+
     /// The grammar a job's answer follows, compiled from its response format (nil: free text).
     static func grammar(_ request: JobRequest) throws(RequestError) -> JSONGrammar? {
         guard let format = request.responseFormat else { return nil }
@@ -54,12 +79,20 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         }
     }
 
-    public func check(_ request: JobRequest) throws(RequestError) { _ = try Self.grammar(request) }
+    public func check(_ request: JobRequest) throws(RequestError) { _ = try Self.constraint(request) }
 
     /// The engine's request for choice `choice` of a job: the job's settings with that choice's seed.
-    func generationRequest(_ request: JobRequest, choice: Int = 0, grammar: JSONGrammar? = nil) -> GenerationRequest {
+    func generationRequest(
+        _ request: JobRequest, choice: Int = 0, constraint: (JSONGrammar, trigger: [UInt8]?)? = nil
+    ) -> GenerationRequest {
         let input: GenerationRequest.Input
         switch request.input {
+        case .chat(let messages) where request.tools != nil || messages.contains(where: \.usesTools):
+            // Tools and tool turns in the documented text format (`ToolFormat`).
+            input = .messages(
+                ToolFormat.render(messages, tools: request.tools).map {
+                    ChatMessage(role: $0.role, content: $0.content)
+                })
         case .chat(let messages): input = .messages(messages.map { ChatMessage(role: $0.role, content: $0.content) })
         case .text(let prompt): input = .prompt(prompt)
         }
@@ -68,9 +101,11 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
             seed: request.seed(ofChoice: choice), minP: request.minP, repetitionPenalty: request.repetitionPenalty,
             presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty,
             logitBias: request.logitBias.map { LogitBias(token: $0.token, bias: $0.bias) })
-        return GenerationRequest(
+        var generation = GenerationRequest(
             input: input, maxTokens: request.maxTokens, sampling: sampling, stop: request.stop,
-            logprobs: request.logprobs, grammar: grammar)
+            logprobs: request.logprobs, grammar: constraint?.0)
+        generation.grammarTrigger = constraint?.trigger
+        return generation
     }
 
     public func promptTokenCount(_ request: JobRequest) throws -> Int {
@@ -89,10 +124,10 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         onFinish: @escaping @Sendable (Result<CompletionOutcome, any Error>) -> Void
     ) {
         let prompt: [Int32]
-        let grammar: JSONGrammar?
+        let constraint: (JSONGrammar, trigger: [UInt8]?)?
         do {
             prompt = try engine.promptTokens(for: generationRequest(request).input)
-            grammar = try Self.grammar(request)
+            constraint = try Self.constraint(request)
         } catch {
             onFinish(.failure(error))
             return
@@ -100,7 +135,7 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         let choices = ChoiceCollector(count: request.n, onFinish: onFinish)
         for choice in 0..<request.n {
             engine.start(
-                promptTokens: prompt, request: generationRequest(request, choice: choice, grammar: grammar),
+                promptTokens: prompt, request: generationRequest(request, choice: choice, constraint: constraint),
                 shouldStop: shouldStop,
                 onChunk: { [self] chunk in onDelta(delta(chunk, choice: choice)) },
                 onFinish: { [self] result in
@@ -120,9 +155,9 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onDelta: @Sendable (CompletionDelta) -> Void
     ) throws -> CompletionOutcome {
         var outcomes: [(GenerationResult, ChoiceOutcome)] = []
-        let grammar = try Self.grammar(request)
+        let constraint = try Self.constraint(request)
         for choice in 0..<request.n {
-            let generation = generationRequest(request, choice: choice, grammar: grammar)
+            let generation = generationRequest(request, choice: choice, constraint: constraint)
             let result = try engine.generate(generation, shouldStop: shouldStop) {
                 onDelta(delta($0, choice: choice))
             }

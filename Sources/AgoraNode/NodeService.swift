@@ -19,10 +19,12 @@ public enum NodeReply: Sendable {
     }
 }
 
-/// The two OpenAI endpoints a node serves.
+/// The OpenAI endpoints a node serves.
 public enum CompletionEndpoint: Sendable {
     case chat
     case text
+    /// `POST /v1/responses`: a chat job with the Responses API's request and answer shapes.
+    case responses
 }
 
 /// Everything a node does, behind the HTTP layer: parse and check a request, ask for payment, verify the
@@ -211,11 +213,19 @@ public final class NodeService: Sendable {
             try await admit(voucher, memory: memory)
             let context = JobContext(
                 endpoint: endpoint, jobID: jobID, job: job, voucher: voucher, promptTokens: promptTokens,
-                memory: memory, created: Int(now), responseID: (endpoint == .chat ? "chatcmpl-" : "cmpl-") + jobID.short
+                memory: memory, created: Int(now), responseID: Self.responseIDPrefix(endpoint) + jobID.short
             )
             return stream ? streamed(context) : await buffered(context)
         } catch {
             return refused(error)
+        }
+    }
+
+    static func responseIDPrefix(_ endpoint: CompletionEndpoint) -> String {
+        switch endpoint {
+        case .chat: "chatcmpl-"
+        case .text: "cmpl-"
+        case .responses: "resp_"
         }
     }
 
@@ -333,9 +343,15 @@ public final class NodeService: Sendable {
         let decoder = JSONDecoder()
         let seed = JobRequest.seed(forJob: jobID)
         // Never a parameter silently ignored: anything the node does not honour is refused by name first.
+        if endpoint == .responses {
+            // The Responses body is rewritten as the chat request it means: the same job.
+            let (chat, stream) = try ResponsesAPI.chatBody(body)
+            return (try parse(.chat, body: chat, jobID: jobID).0, stream)
+        }
         try SupportedParameters.check(body, chat: endpoint == .chat)
         do {
             switch endpoint {
+            case .responses: throw RequestError("unreachable")
             case .chat:
                 let request = try ChatCompletionRequest.decode(body)
                 try checkModel(request.model)
@@ -444,14 +460,21 @@ public final class NodeService: Sendable {
             switch context.endpoint {
             case .chat:
                 let choices = outcome.choices.enumerated().map { index, choice in
-                    CompletionResponses.ChatChoice(
-                        index: index, message: .init(content: choice.text), finishReason: choice.finishReason,
+                    let answer = CompletionResponses.chatAnswer(
+                        choice, index: index, job: context.job, jobID: context.jobID)
+                    return CompletionResponses.ChatChoice(
+                        index: index, message: answer.message, finishReason: answer.finishReason,
                         logprobs: choice.logprobs.map(CompletionResponses.ChatLogprobs.init))
                 }
                 body = CompletionResponses.json(
                     CompletionResponses.Chat(
                         id: context.responseID, created: context.created, model: engine.modelName, choices: choices,
                         usage: usage, agoraReceipt: receipt))
+            case .responses:
+                body = CompletionResponses.json(
+                    ResponsesAPI.response(
+                        outcome, job: context.job, jobID: context.jobID, created: context.created,
+                        model: engine.modelName, receipt: receipt))
             case .text:
                 let choices = outcome.choices.enumerated().map { index, choice in
                     CompletionResponses.TextChoice(
@@ -483,35 +506,16 @@ public final class NodeService: Sendable {
         continuation.onTermination = { termination in
             if case .cancelled = termination { stop.set() }
         }
-        let writer = ChunkWriter(context: context, modelName: engine.modelName)
-        let chat = context.endpoint == .chat
-        if chat {
-            for index in 0..<context.job.n {
-                continuation.yield(writer.chunk(.init(index: index, delta: .init(role: "assistant", content: ""))))
-            }
-        }
+        let format: any StreamFormat =
+            context.endpoint == .responses
+            ? ResponsesStreamFormat(context: context, modelName: engine.modelName)
+            : ChatStreamFormat(context: context, modelName: engine.modelName)
+        for event in format.opening() { continuation.yield(event) }
         let started = Date()
-        // Text offsets of the legacy endpoint's logprobs count the UTF-8 bytes of each choice's tokens so far.
-        let offsets = TextOffsets(choices: context.job.n)
-        let onDelta: @Sendable (CompletionDelta) -> Void = { delta in
-            guard !delta.text.isEmpty || !delta.logprobs.isEmpty else { return }
-            let logprobs = delta.logprobs.isEmpty ? nil : delta.logprobs
-            if chat {
-                continuation.yield(
-                    writer.chunk(
-                        .init(
-                            index: delta.choice, delta: .init(content: delta.text),
-                            logprobs: logprobs.map { .chat(.init($0)) })))
-            } else {
-                let offset = offsets.advance(delta.choice, by: delta.logprobs.reduce(0) { $0 + $1.bytes.count })
-                continuation.yield(
-                    writer.chunk(
-                        .init(
-                            index: delta.choice, text: delta.text,
-                            logprobs: logprobs.map { .text(.init($0, offset: offset)) })))
-            }
-        }
-        engine.start(context.job, shouldStop: { stop.isSet }, onDelta: onDelta) { result in
+        engine.start(
+            context.job, shouldStop: { stop.isSet },
+            onDelta: { for event in format.delta($0) { continuation.yield(event) } }
+        ) { result in
             // The slot is free as soon as the engine is; the receipt and the settlement's SQLite write go to a
             // GCD thread, off the cooperative pool and off the engine's batch thread.
             Task { await self.admission.leave(bytes: context.memory) }
@@ -520,27 +524,14 @@ public final class NodeService: Sendable {
                     let outcome = try result.get()
                     self.recordSpeed(outcome, since: started)
                     let (receipt, _) = try self.finish(context, outcome: outcome)
-                    let usage = Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens)
-                    // One closing event per choice; the last also carries the usage and the receipt.
-                    for (index, choice) in outcome.choices.enumerated() {
-                        let final: CompletionResponses.ChunkChoice =
-                            chat
-                            ? .init(index: index, delta: .init(), finishReason: choice.finishReason)
-                            : .init(index: index, text: "", finishReason: choice.finishReason)
-                        let last = index == outcome.choices.count - 1
-                        continuation.yield(
-                            writer.chunk(final, usage: last ? usage : nil, receipt: last ? receipt : nil))
-                    }
+                    for event in format.closing(outcome, receipt: receipt) { continuation.yield(event) }
                 } catch is CompletionCancelled {
                     // Not charged: the reservation is dropped and no receipt exists (see `CompletionCancelled`).
                     if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
                     self.metrics.cancelled.increment()
                 } catch {
                     if let voucher = context.voucher { self.gate?.adjust(job: voucher.jobID, to: nil) }
-                    let body = CompletionResponses.json(
-                        OpenAIErrorBody(
-                            message: "inference failed: \(error)", type: "server_error", code: "inference_failed"))
-                    continuation.yield(Data("data: ".utf8) + body + Data("\n\n".utf8))
+                    continuation.yield(format.failure("inference failed: \(error)"))
                 }
                 continuation.yield(Data("data: [DONE]\n\n".utf8))
                 continuation.finish()
@@ -556,37 +547,6 @@ public final class NodeService: Sendable {
             headers[X402.paymentResponseHeader] = try? X402.encodeHeader(response)
         }
         return .stream(headers: headers, events: events)
-    }
-
-    /// Formats one SSE event of a streamed answer.
-    struct ChunkWriter: Sendable {
-        let context: JobContext
-        let modelName: String
-
-        @Sendable func chunk(_ choice: CompletionResponses.ChunkChoice, usage: Usage? = nil, receipt: JobReceipt? = nil)
-            -> Data
-        {
-            let value = CompletionResponses.Chunk(
-                id: context.responseID, object: context.endpoint == .chat ? "chat.completion.chunk" : "text_completion",
-                created: context.created, model: modelName, choices: [choice], usage: usage, agoraReceipt: receipt)
-            return Data("data: ".utf8) + CompletionResponses.json(value) + Data("\n\n".utf8)
-        }
-    }
-
-    /// Bytes of text streamed so far per choice (the legacy endpoint's `text_offset`).
-    final class TextOffsets: @unchecked Sendable {
-        private let lock = NSLock()
-        private var offsets: [Int]
-
-        init(choices: Int) { offsets = Array(repeating: 0, count: choices) }
-
-        /// The offset before `count` more bytes of choice `choice`.
-        func advance(_ choice: Int, by count: Int) -> Int {
-            lock.withLock {
-                defer { offsets[choice] += count }
-                return offsets[choice]
-            }
-        }
     }
 
     /// Submits pending settlements to the ledger.

@@ -31,6 +31,8 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
     public var logitBias: [LogitBiasEntry] = []
     /// What the answer must be (JSON, or an instance of a schema); nil: free text.
     public var responseFormat: ResponseFormat?
+    /// Functions the model may call; nil: none.
+    public var tools: ToolSet?
 
     public struct LogitBiasEntry: Sendable, Equatable, Codable {
         public var token: Int32
@@ -93,6 +95,7 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
         case frequencyPenalty = 6
         case logitBias = 7
         case responseFormat = 8
+        case tools = 9
     }
 
     /// Most `logit_bias` entries a request may carry.
@@ -113,6 +116,36 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
             }
             input = .chat(messages)
         case 2: input = .text(try reader.readString(limit: RevealedRequest.maxBytes))
+        case 3:
+            // Chat with tool calls or results: each message also has its call id and its calls.
+            let count = try reader.readUInt32()
+            guard count <= 4_096 else { throw .lengthOutOfBounds(declared: UInt64(count), limit: 4_096) }
+            var messages: [OpenAIMessage] = []
+            for _ in 0..<count {
+                let role = try reader.readString(limit: 64)
+                let content = try reader.readString(limit: RevealedRequest.maxBytes)
+                let id = try reader.readString(limit: 256)
+                let callCount = try reader.readUInt32()
+                guard callCount <= 64 else { throw .lengthOutOfBounds(declared: UInt64(callCount), limit: 64) }
+                var calls: [ToolCall]?
+                if callCount > 0 {
+                    calls = []
+                    for _ in 0..<callCount {
+                        let callID = try reader.readString(limit: 256)
+                        let name = try reader.readString(limit: 64)
+                        calls?.append(
+                            ToolCall(
+                                id: callID, name: name,
+                                arguments: try reader.readString(limit: RevealedRequest.maxBytes)))
+                    }
+                }
+                messages.append(
+                    OpenAIMessage(role: role, content: content, toolCalls: calls, toolCallID: id.isEmpty ? nil : id))
+            }
+            guard messages.contains(where: \.usesTools) else {
+                throw .invalidValue("a chat with tools (kind 3) has no tool call or result")
+            }
+            input = .chat(messages)
         case let tag: throw .invalidTag(type: "JobRequest.Input", tag: tag)
         }
         maxTokens = Int(try reader.readUInt32())
@@ -170,6 +203,7 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
                     logitBias.append(LogitBiasEntry(token: token, bias: bias))
                 }
             case .responseFormat: responseFormat = try ResponseFormat(from: &reader)
+            case .tools: tools = try ToolSet(from: &reader)
             }
             if neutral { throw .invalidValue("option \(raw) of a job request is written at its neutral value") }
         }
@@ -177,6 +211,20 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
 
     public func encode(to writer: inout CanonicalWriter) {
         switch input {
+        case .chat(let messages) where messages.contains(where: \.usesTools):
+            writer.write(UInt8(3))
+            writer.write(UInt32(messages.count))
+            for message in messages {
+                writer.write(message.role)
+                writer.write(message.content)
+                writer.write(message.toolCallID ?? "")
+                writer.write(UInt32(message.toolCalls?.count ?? 0))
+                for call in message.toolCalls ?? [] {
+                    writer.write(call.id)
+                    writer.write(call.function.name)
+                    writer.write(call.function.arguments)
+                }
+            }
         case .chat(let messages):
             writer.write(UInt8(1))
             writer.write(UInt32(messages.count))
@@ -215,6 +263,7 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
             }
         }
         if let responseFormat { option(.responseFormat) { responseFormat.encode(to: &$0) } }
+        if let tools { option(.tools) { tools.encode(to: &$0) } }
     }
 }
 
@@ -269,6 +318,7 @@ public struct RequestLimits: Sendable {
         var frequencyPenalty: Double?
         var logitBias: [String: Double]?
         var responseFormat: ResponseFormat?
+        var tools: ToolSet?
         /// The field that set `logprobs`, for errors: `top_logprobs` (chat) or `logprobs` (completions).
         var logprobsParam = "top_logprobs"
     }
@@ -315,6 +365,10 @@ public struct RequestLimits: Sendable {
         job.frequencyPenalty = try Self.float(controls.frequencyPenalty, "frequency_penalty", neutral: 0, in: -2...2)
         job.logitBias = try Self.logitBias(controls.logitBias)
         job.responseFormat = controls.responseFormat
+        job.tools = controls.tools
+        if controls.tools != nil, controls.responseFormat != nil {
+            throw RequestError("tools and response_format cannot be combined", param: "response_format")
+        }
         return job
     }
 
@@ -358,8 +412,25 @@ public struct RequestLimits: Sendable {
         guard request.messages.count <= maxMessages else {
             throw RequestError("at most \(maxMessages) messages", param: "messages")
         }
-        for message in request.messages where !["system", "user", "assistant"].contains(message.role) {
-            throw RequestError("unknown role '\(message.role)'", param: "messages")
+        for (index, message) in request.messages.enumerated() {
+            guard ["system", "user", "assistant", "tool"].contains(message.role) else {
+                throw RequestError("unknown role '\(message.role)'", param: "messages")
+            }
+            guard (message.role == "tool") == (message.toolCallID != nil) else {
+                throw RequestError(
+                    "a 'tool' message, and only one, carries tool_call_id", param: "messages.\(index).tool_call_id")
+            }
+            guard message.toolCalls == nil || message.role == "assistant" else {
+                throw RequestError("only assistant messages carry tool_calls", param: "messages.\(index).tool_calls")
+            }
+            for call in message.toolCalls ?? [] where call.id.isEmpty || call.type != "function" {
+                throw RequestError("a tool call needs an id and type 'function'", param: "messages.\(index).tool_calls")
+            }
+            guard (message.toolCalls?.count ?? 0) <= 64, (message.toolCallID?.utf8.count ?? 0) <= 256,
+                (message.toolCalls ?? []).allSatisfy({ $0.id.utf8.count <= 256 && $0.function.name.utf8.count <= 64 })
+            else {
+                throw RequestError("at most 64 tool calls, ids of ≤ 256 bytes", param: "messages.\(index).tool_calls")
+            }
         }
         // OpenAI's pair: `logprobs: true` turns them on, `top_logprobs` asks for alternatives and needs it.
         if request.topLogprobs != nil, request.logprobs != true {
@@ -373,7 +444,7 @@ public struct RequestLimits: Sendable {
                 topP: request.topP, topK: request.topK, seed: request.seed, stop: request.stop?.values, n: request.n,
                 logprobs: logprobs, minP: request.minP, repetitionPenalty: request.repetitionPenalty,
                 presencePenalty: request.presencePenalty, frequencyPenalty: request.frequencyPenalty,
-                logitBias: request.logitBias, responseFormat: request.responseFormat),
+                logitBias: request.logitBias, responseFormat: request.responseFormat, tools: request.tools),
             chosenSeed: chosenSeed)
     }
 
@@ -399,7 +470,7 @@ public enum TokenLogprobLimit {
 extension JobRequest: Codable {
     enum CodingKeys: String, CodingKey {
         case messages, prompt, maxTokens, temperature, topP, topK, seed, stop, n, logprobs, minP, repetitionPenalty,
-            presencePenalty, frequencyPenalty, logitBias, responseFormat
+            presencePenalty, frequencyPenalty, logitBias, responseFormat, tools
     }
 
     public init(from decoder: any Decoder) throws {
@@ -429,6 +500,7 @@ extension JobRequest: Codable {
                 LogitBiasEntry(token: $0.token, bias: Float(bitPattern: $0.bias))
             } ?? []
         responseFormat = try container.decodeIfPresent(ResponseFormat.self, forKey: .responseFormat)
+        tools = try container.decodeIfPresent(ToolSet.self, forKey: .tools)
     }
 
     /// A `logit_bias` entry with its float as a bit pattern.
@@ -462,5 +534,6 @@ extension JobRequest: Codable {
                 logitBias.map { BiasBits(token: $0.token, bias: $0.bias.bitPattern) }, forKey: .logitBias)
         }
         try container.encodeIfPresent(responseFormat, forKey: .responseFormat)
+        try container.encodeIfPresent(tools, forKey: .tools)
     }
 }

@@ -6,15 +6,29 @@ public struct OpenAIMessage: Codable, Sendable, Equatable {
     public var role: String
     /// The text. Content given as an array of text parts (`[{"type": "text", "text": …}]`) is joined with
     /// "\n", as llama.cpp's server does for templates that take plain strings; the joined text is what the
-    /// canonical request holds, so both spellings of a message are the same job.
+    /// canonical request holds, so both spellings of a message are the same job. An assistant message that
+    /// only calls tools may have `null` content, which is the empty text.
     public var content: String
+    /// The calls an earlier assistant turn made (`tool_calls`).
+    public var toolCalls: [ToolCall]?
+    /// The call a `tool` message answers (`tool_call_id`).
+    public var toolCallID: String?
 
-    public init(role: String, content: String) {
+    public init(role: String, content: String, toolCalls: [ToolCall]? = nil, toolCallID: String? = nil) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
+        self.toolCallID = toolCallID
     }
 
-    enum CodingKeys: String, CodingKey { case role, content }
+    /// Whether the message needs the tool-aware encoding (input kind 3).
+    public var usesTools: Bool { toolCalls != nil || toolCallID != nil }
+
+    enum CodingKeys: String, CodingKey {
+        case role, content
+        case toolCalls = "tool_calls"
+        case toolCallID = "tool_call_id"
+    }
 
     /// A text part; other part types are refused before decoding (`SupportedParameters`).
     struct TextPart: Decodable {
@@ -25,7 +39,11 @@ public struct OpenAIMessage: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         role = try container.decode(String.self, forKey: .role)
-        if let text = try? container.decode(String.self, forKey: .content) {
+        toolCalls = try container.decodeIfPresent([ToolCall].self, forKey: .toolCalls)
+        toolCallID = try container.decodeIfPresent(String.self, forKey: .toolCallID)
+        if toolCalls != nil, try container.decodeNil(forKey: .content) {
+            content = ""
+        } else if let text = try? container.decode(String.self, forKey: .content) {
             content = text
         } else {
             let parts = try container.decode([TextPart].self, forKey: .content)
@@ -42,6 +60,8 @@ public struct OpenAIMessage: Codable, Sendable, Equatable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(role, forKey: .role)
         try container.encode(content, forKey: .content)
+        try container.encodeIfPresent(toolCalls, forKey: .toolCalls)
+        try container.encodeIfPresent(toolCallID, forKey: .toolCallID)
     }
 }
 
@@ -92,6 +112,8 @@ public struct ChatCompletionRequest: Codable, Sendable, Equatable {
     /// `response_format`, read from the body's JSON text by `decode(_:)` (a schema's member order matters,
     /// and `Decodable` loses it), so not among the coding keys.
     public var responseFormat: ResponseFormat?
+    /// `tools`, `tool_choice` and `parallel_tool_calls`, read like `responseFormat`.
+    public var tools: ToolSet?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, temperature, seed, stop, stream, n, logprobs
@@ -127,9 +149,9 @@ extension ChatCompletionRequest {
     /// Decodes a request body, `response_format` included.
     public static func decode(_ body: Data) throws -> ChatCompletionRequest {
         var request = try JSONDecoder().decode(ChatCompletionRequest.self, from: body)
-        if let format = try JSONValue.parse(Array(body))["response_format"] {
-            request.responseFormat = try ResponseFormat.from(format)
-        }
+        let value = try JSONValue.parse(Array(body))
+        if let format = value["response_format"] { request.responseFormat = try ResponseFormat.from(format) }
+        request.tools = try ToolSet.from(body: value)
         return request
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The one list of request parameters a node understands. Anything else is refused with 400
-/// `unsupported_parameter` naming it: a client that asks for `tools` or `best_of: 3` must learn that it
+/// `unsupported_parameter` naming it: a client that asks for `best_of: 3` or a message `name` must learn that it
 /// did not get it, rather than receive an answer computed without it (OpenAI itself ignores unknown
 /// fields; a market cannot, since the receipt would then vouch for something the buyer did not ask).
 public enum SupportedParameters {
@@ -11,7 +11,8 @@ public enum SupportedParameters {
     public static let chat: Set<String> = [
         "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "seed", "stop",
         "stream", "stream_options", "user", "n", "logprobs", "top_logprobs", "min_p", "repetition_penalty",
-        "presence_penalty", "frequency_penalty", "logit_bias", "response_format",
+        "presence_penalty", "frequency_penalty", "logit_bias", "response_format", "tools", "tool_choice",
+        "parallel_tool_calls",
     ]
     /// Parameters of `POST /v1/completions`.
     public static let completions: Set<String> = [
@@ -19,7 +20,7 @@ public enum SupportedParameters {
         "user", "n", "logprobs", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty", "logit_bias",
     ]
     /// Keys of a chat message.
-    public static let message: Set<String> = ["role", "content"]
+    public static let message: Set<String> = ["role", "content", "tool_calls", "tool_call_id"]
     /// OpenAI parameters accepted only at the value that leaves the answer as it is (the values clients
     /// often send explicitly): no server-side best-of, no echo of the prompt.
     public static let neutral: [String: String] = ["best_of": "1", "echo": "false"]

@@ -184,11 +184,14 @@ import Testing
         let harness = try NodeHarness()
         try await harness.start()
         let refusals: [(String, String, String)] = [
-            ("v1/chat/completions", #""tools": [], "messages": [{"role": "user", "content": "Hi"}]"#, "tools"),
+            (
+                "v1/chat/completions", #""prediction": {}, "messages": [{"role": "user", "content": "Hi"}]"#,
+                "prediction"
+            ),
             ("v1/completions", #""prompt": "Hi", "best_of": 2"#, "best_of"),
             (
-                "v1/chat/completions", #""parallel_tool_calls": true, "messages": [{"role": "user", "content": "Hi"}]"#,
-                "parallel_tool_calls"
+                "v1/chat/completions", #""modalities": ["audio"], "messages": [{"role": "user", "content": "Hi"}]"#,
+                "modalities"
             ),
             ("v1/chat/completions", #""frobnicate": 1, "messages": [{"role": "user", "content": "Hi"}]"#, "frobnicate"),
             (
@@ -259,6 +262,28 @@ import Testing
             ("v1/chat/completions", #""logit_bias": {"1": 101}"#, "logit_bias.1"),
             ("v1/chat/completions", #""logit_bias": {"49152": 1}"#, "logit_bias.49152"),
             ("v1/chat/completions", #""logit_bias": [1, 2]"#, "logit_bias"),
+            ("v1/chat/completions", #""tools": []"#, "tools"),
+            ("v1/chat/completions", #""parallel_tool_calls": true"#, "parallel_tool_calls"),
+            ("v1/chat/completions", #""tool_choice": "required""#, "tool_choice"),
+            (
+                "v1/chat/completions", #""tools": [{"type": "function", "function": {"name": "a b"}}]"#,
+                "tools.0.function.name"
+            ),
+            (
+                "v1/chat/completions",
+                #""tools": [{"type": "function", "function": {"name": "f"}}, {"type": "function", "function": {"name": "f"}}]"#,
+                "tools.1.function.name"
+            ),
+            (
+                "v1/chat/completions",
+                #""tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}}"#,
+                "tool_choice"
+            ),
+            (
+                "v1/chat/completions",
+                #""tools": [{"type": "function", "function": {"name": "f"}}], "response_format": {"type": "json_object"}"#,
+                "response_format"
+            ),
         ]
         for (path, fields, param) in cases {
             let input =
@@ -294,6 +319,35 @@ import Testing
                 "response_format.json_schema.schema.properties.n.maximum", "unsupported_parameter"
             ),
         ]
+        // Tools whose parameters use a keyword the node cannot enforce, or a key it does not know.
+        let toolCases: [(String, String)] = [
+            (
+                #"[{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"n": {"type": "string", "format": "date"}}}}}]"#,
+                "tools.0.function.parameters.properties.n.format"
+            ),
+            (#"[{"type": "function", "function": {"name": "f", "examples": []}}]"#, "tools.0.function.examples"),
+        ]
+        for (tools, param) in toolCases {
+            let body = #"{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "tools": \#(tools)}"#
+            let (status, _, data) = try await harness.post("v1/chat/completions", body: Data(body.utf8))
+            #expect(status == 400, "\(tools)")
+            let error = try JSONDecoder().decode(OpenAIErrorBody.self, from: data).error
+            #expect(error.code == "unsupported_parameter" && error.param == param, "\(tools): \(error)")
+        }
+        // Tool messages: a result needs its call's id, and only assistants call.
+        for (messages, param) in [
+            (#"[{"role": "tool", "content": "21"}]"#, "messages.0.tool_call_id"),
+            (
+                #"[{"role": "user", "content": "x", "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]"#,
+                "messages.0.tool_calls"
+            ),
+        ] {
+            let body = #"{"messages": \#(messages), "max_tokens": 4}"#
+            let (status, _, data) = try await harness.post("v1/chat/completions", body: Data(body.utf8))
+            #expect(status == 400, "\(messages)")
+            let error = try JSONDecoder().decode(OpenAIErrorBody.self, from: data).error
+            #expect(error.param == param, "\(messages): \(error)")
+        }
         for (format, param, code) in formats {
             let body =
                 #"{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "response_format": \#(format)}"#

@@ -92,6 +92,18 @@ import Testing
         for bytes in refused {
             #expect(throws: CanonicalDecodingError.self) { try JobRequest(canonicalBytes: bytes) }
         }
+        // Tool turns (input kind 3) and tools (option 9) round-trip; kind 3 without any tool field is refused.
+        let body = Data(
+            #"{"messages":[{"role":"user","content":"w?"},{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c1","content":"21"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"b":{},"a":{}}}}}],"tool_choice":"required"}"#
+                .utf8)
+        let withTools = try limits.job(from: ChatCompletionRequest.decode(body), chosenSeed: 1)
+        #expect(withTools.canonicalBytes.first == 3 && withTools.tools?.choice == .required)
+        #expect(withTools.tools?.tools.first?.parameters == #"{"type":"object","properties":{"b":{},"a":{}}}"#)
+        #expect(try JobRequest(canonicalBytes: withTools.canonicalBytes) == withTools)
+        #expect(try JSONDecoder().decode(JobRequest.self, from: JSONEncoder().encode(withTools)) == withTools)
+        var kindThree = plain.canonicalBytes
+        kindThree[0] = 3
+        #expect(throws: CanonicalDecodingError.self) { try JobRequest(canonicalBytes: kindThree) }
         // Choice seeds: the first is the job's, the others differ and are reproducible.
         #expect(job.seed(ofChoice: 0) == job.seed)
         #expect(Set((0..<3).map(job.seed(ofChoice:))).count == 3 && job.seed(ofChoice: 2) == job.seed(ofChoice: 2))

@@ -87,7 +87,7 @@ import Testing
         #expect(report.stream_finish == expectedChat.finishReason)
         #expect(report.legacy_text == expectedLegacy.text)
         #expect(report.unknown_model_status == 404)
-        let names = ["tools", "prediction", "parallel_tool_calls"]
+        let names = ["prediction", "modalities", "service_tier"]
         #expect(report.refused.keys.sorted() == names.sorted())
         for name in names {
             #expect(report.refused[name] == [.number(400), .string("unsupported_parameter"), .string(name)], "\(name)")

@@ -205,6 +205,11 @@ import Testing
             "chat, json_object response format", endpoint: "/v1/chat/completions",
             body: #"{"messages":[{"role":"user","content":"JSON please"}],"response_format":{"type":"json_object"}}"#,
             job: 7)
+        try add(
+            "chat, tools, a call and its result", endpoint: "/v1/chat/completions",
+            body:
+                #"{"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"Paris\"}"}}]},{"role":"tool","tool_call_id":"call_1","content":"21 C"}],"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]},"strict":true}},{"type":"function","function":{"name":"noop"}}],"tool_choice":{"type":"function","function":{"name":"noop"}},"parallel_tool_calls":false,"max_tokens":16}"#,
+            job: 8)
 
         let first = requests[0]
         let voucher = Voucher(

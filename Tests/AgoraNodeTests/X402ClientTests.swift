@@ -36,8 +36,8 @@ import Testing
         }
         // Chat, streamed chat, completion, streamed completion, the plain function's chat, two choices with
         // logprobs and every control, a streamed completion with two choices and logprobs, and a json_schema
-        // answer.
-        #expect(entries.count == 8)
+        // answer, and a tool call.
+        #expect(entries.count == 9)
         for entry in entries {
             #expect(entry.voucher.hasValidSignature && entry.voucher.payer == harness.agent.publicKey)
             #expect(entry.receipt.hasValidSignature && entry.receipt.jobID == entry.terms.extra.jobId)

@@ -38,9 +38,9 @@ except openai.NotFoundError as error:
 
 # Parameters the node does not implement are refused by name, never silently ignored.
 unsupported = {
-    "tools": {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
     "prediction": {"prediction": {"type": "content", "content": "Paris"}},
-    "parallel_tool_calls": {"parallel_tool_calls": False},
+    "modalities": {"modalities": ["text"]},
+    "service_tier": {"service_tier": "auto"},
 }
 refused = {}
 for name, extra in unsupported.items():

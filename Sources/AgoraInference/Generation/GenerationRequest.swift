@@ -20,6 +20,11 @@ public struct GenerationRequest: Sendable, Equatable {
     /// When set, every generated token keeps the text a prefix of a value of this grammar, and the answer
     /// ends only where the value does (constrained decoding).
     public var grammar: JSONGrammar?
+    /// With a grammar: the text that switches it on. Until the answer contains it, tokens are free; from
+    /// then on the grammar constrains, fed the answer from the trigger's first byte (so the grammar starts
+    /// with the trigger). If the token that completed the trigger carried bytes the grammar refuses, the
+    /// rest of the answer stays free. Nil: the grammar constrains from the first token.
+    public var grammarTrigger: [UInt8]?
 
     public init(
         input: Input, maxTokens: Int = 256, temperature: Float = 0, topP: Float = 1, topK: Int = 0,

@@ -20,6 +20,9 @@ struct SequenceSampler {
     /// Constrained decoding: where the answer stands in the grammar, and the tokens allowed next.
     private var matcher: GrammarMatcher?
     private var mask: TokenMask?
+    /// A grammar waiting for its trigger text, and the answer's bytes so far while it waits.
+    private var waiting: (grammar: JSONGrammar, trigger: [UInt8])?
+    private var pending: [UInt8] = []
 
     init(request: GenerationRequest, tokenizer: Tokenizer) {
         self.tokenizer = tokenizer
@@ -28,8 +31,12 @@ struct SequenceSampler {
         sampler = Sampler(request.sampling)
         stops = StopStringMatcher(request.stop)
         if let grammar = request.grammar {
-            matcher = GrammarMatcher(grammar: grammar)
-            mask = TokenMask(vocabularySize: tokenizer.vocabularySize)
+            if let trigger = request.grammarTrigger, !trigger.isEmpty {
+                waiting = (grammar, trigger)
+            } else {
+                matcher = GrammarMatcher(grammar: grammar)
+                mask = TokenMask(vocabularySize: tokenizer.vocabularySize)
+            }
         }
     }
 
@@ -76,6 +83,18 @@ struct SequenceSampler {
             if !tokenizer.isEndOfGeneration(token) { matcher!.advance(tokenizer.tokenBytes(token)) }
         } else {
             token = sampler.sample(logits)
+            if let (grammar, trigger) = waiting, !tokenizer.isEndOfGeneration(token) {
+                pending += tokenizer.tokenBytes(token)
+                if let found = pending.firstRange(of: trigger) {
+                    var started = GrammarMatcher(grammar: grammar)
+                    if started.advance(Array(pending[found.lowerBound...])) {
+                        matcher = started
+                        mask = TokenMask(vocabularySize: tokenizer.vocabularySize)
+                    }
+                    waiting = nil
+                    pending = []
+                }
+            }
         }
         tokens.append(token)
         let logprob = logprobs.map { TokenLogprob.compute(logits, token: token, top: $0) }

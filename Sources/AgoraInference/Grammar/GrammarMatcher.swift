@@ -69,6 +69,10 @@ public struct GrammarMatcher: Sendable {
         case number(integer: Bool, state: Int8, digits: Int8)
         /// Inside one of a node's literals: the candidates are the bits of `mask`, `offset` bytes matched.
         case literal(node: Int32, mask: UInt64, offset: Int32)
+        /// Element `index` of a sequence starts at the next byte.
+        case sequence(node: Int32, index: Int32)
+        /// After `count` items of a repetition: another (its `more` node), or the end of the repetition.
+        case repeatAfter(node: Int32, count: Int32)
     }
 
     /// The frames to return to, innermost first; shared between threads and never mutated.
@@ -105,13 +109,19 @@ public struct GrammarMatcher: Sendable {
         }
     }
 
+    /// Whether the thread can end here: it is done, or what it is in can end without another byte and
+    /// everything below it can too.
     static func acceptsEnd(_ thread: Thread, _ grammar: JSONGrammar) -> Bool {
         switch thread.frame {
         case .done: return true
-        case .number(_, let state, _): return [1, 2, 4, 7].contains(state) && thread.rest?.frame == .done
+        case .number(_, let state, _):
+            return [1, 2, 4, 7].contains(state) && thread.popped.map { acceptsEnd($0, grammar) } == true
         case .literal(let node, let mask, let offset):
-            guard thread.rest?.frame == .done, case .literals(let list) = grammar.nodes[Int(node)] else { return false }
-            return list.indices.contains { mask & (1 << UInt64($0)) != 0 && list[$0].count == Int(offset) }
+            guard case .literals(let list) = grammar.nodes[Int(node)],
+                list.indices.contains(where: { mask & (1 << UInt64($0)) != 0 && list[$0].count == Int(offset) })
+            else { return false }
+            return thread.popped.map { acceptsEnd($0, grammar) } == true
+        case .repeatAfter: return thread.popped.map { acceptsEnd($0, grammar) } == true
         default: return false
         }
     }
@@ -232,6 +242,20 @@ public struct GrammarMatcher: Sendable {
                 out.append(next)
             }
             if complete, let popped = thread.popped { step(popped, byte, grammar, into: &out) }
+        case .sequence(let node, let index):
+            guard case .sequence(let elements) = grammar.nodes[Int(node)] else { return }
+            let rest =
+                Int(index) + 1 < elements.count
+                ? Link(frame: .sequence(node: node, index: index + 1), next: thread.rest) : thread.rest
+            start(elements[Int(index)], rest: rest, byte, grammar, into: &out)
+        case .repeatAfter(let node, let count):
+            guard case .repeated(_, let more, let maxCount) = grammar.nodes[Int(node)] else { return }
+            if maxCount.map({ Int(count) < $0 }) ?? true {
+                let rest = Link(frame: .repeatAfter(node: node, count: count + 1), next: thread.rest)
+                start(more, rest: rest, byte, grammar, into: &out)
+            }
+            // The repetition may also end here: the byte belongs to what follows it.
+            if let popped = thread.popped { step(popped, byte, grammar, into: &out) }
         }
     }
 
@@ -260,6 +284,13 @@ public struct GrammarMatcher: Sendable {
             if mask != 0 { push(.literal(node: Int32(node), mask: mask, offset: 1)) }
         case .anyOf(let alternatives):
             for alternative in alternatives { start(alternative, rest: rest, byte, grammar, into: &out) }
+        case .sequence(let elements):
+            let next = elements.count > 1 ? Link(frame: .sequence(node: Int32(node), index: 1), next: rest) : rest
+            start(elements[0], rest: next, byte, grammar, into: &out)
+        case .repeated(let item, _, _):
+            start(
+                item, rest: Link(frame: .repeatAfter(node: Int32(node), count: 1), next: rest), byte, grammar,
+                into: &out)
         }
     }
 

@@ -21,6 +21,10 @@ public struct JSONGrammar: Sendable, Equatable {
         /// One of these exact texts (`enum`, `const`, `true`/`false`, `null`), in canonical JSON.
         case literals([[UInt8]])
         case anyOf([Int])
+        /// These nodes one after the other (tool-call framing: literal text, a JSON value, literal text).
+        case sequence([Int])
+        /// `item`, then up to `maxCount - 1` more of `more` (at least once; nil: no limit).
+        case repeated(item: Int, more: Int, maxCount: Int?)
     }
 
     public struct Property: Sendable, Equatable {
@@ -53,6 +57,42 @@ public struct JSONGrammar: Sendable, Equatable {
         self.root = root
     }
 
+    /// The grammar of an answer that calls tools, in `ToolFormat`'s framing: `<tool_call>\n` + a JSON object
+    /// `{"name": <one of the names>, "arguments": <an instance of that tool's parameters>}` + `\n</tool_call>`,
+    /// then (when `parallel`) more such calls, each after a newline. `only` restricts the calls to one tool.
+    public static func toolCalls(_ tools: [(name: String, parameters: JSONValue)], parallel: Bool)
+        throws(SchemaError) -> JSONGrammar
+    {
+        var compiler = SchemaCompiler(root: .null)
+        var calls: [Int] = []
+        for (index, tool) in tools.enumerated() {
+            compiler.begin(root: tool.parameters)
+            let arguments: Int
+            do { arguments = try compiler.compile(tool.parameters, path: "") } catch {
+                throw SchemaError(path: "/\(index)" + error.path, error.reason)
+            }
+            let name = compiler.add(.literals([Array(JSONValue.string(tool.name).canonicalText.utf8)]))
+            func key(_ text: String) -> [UInt8] { Array(text.utf8) + [UInt8(ascii: "\"")] }
+            calls.append(
+                compiler.add(
+                    .object(
+                        properties: [
+                            Property(name: "name", keyTail: key("name"), value: name, required: true),
+                            Property(name: "arguments", keyTail: key("arguments"), value: arguments, required: true),
+                        ], extra: nil)))
+        }
+        let call = calls.count == 1 ? calls[0] : compiler.add(.anyOf(calls))
+        let open = compiler.add(.literals([Array("<tool_call>\n".utf8)]))
+        let close = compiler.add(.literals([Array("\n</tool_call>".utf8)]))
+        let block = compiler.add(.sequence([open, call, close]))
+        let newline = compiler.add(.literals([[UInt8(ascii: "\n")]]))
+        let more = compiler.add(.sequence([newline, block]))
+        let root = compiler.add(.repeated(item: block, more: more, maxCount: parallel ? nil : 1))
+        let grammar = JSONGrammar(nodes: compiler.nodes, root: root)
+        try grammar.checkCycles()
+        return grammar
+    }
+
     /// Compiles a schema. Every keyword is either honoured, an annotation with no effect on validity
     /// (`title`, `description`, `default`, `examples`, `$schema`, `$id`, `$comment`, `deprecated`,
     /// `readOnly`, `writeOnly`), or refused with the path of the schema that uses it.
@@ -60,14 +100,25 @@ public struct JSONGrammar: Sendable, Equatable {
         var compiler = SchemaCompiler(root: schema)
         let root = try compiler.compile(schema, path: "")
         self.init(nodes: compiler.nodes, root: root)
-        // A value must start with a byte: an `anyOf` that reaches itself through `anyOf`s alone (a `$ref`
-        // to itself) never would.
+        try checkCycles()
+    }
+
+    /// A value must start with a byte: an `anyOf` that reaches itself through `anyOf`s alone (a `$ref`
+    /// to itself) never would.
+    func checkCycles() throws(SchemaError) {
         for start in nodes.indices {
             var seen = Set<Int>()
             var stack = [start]
             while let node = stack.popLast() {
-                guard case .anyOf(let alternatives) = nodes[node] else { continue }
-                for next in alternatives {
+                // What a value of `node` starts with, without consuming a byte.
+                let firsts: [Int]
+                switch nodes[node] {
+                case .anyOf(let alternatives): firsts = alternatives
+                case .sequence(let elements): firsts = [elements[0]]
+                case .repeated(let item, _, _): firsts = [item]
+                default: continue
+                }
+                for next in firsts {
                     if next == start { throw SchemaError(path: "/$ref", "a schema that is only a reference to itself") }
                     if seen.insert(next).inserted { stack.append(next) }
                 }
@@ -92,7 +143,7 @@ public struct SchemaError: Error, Sendable, Equatable, CustomStringConvertible {
 
 /// Turns schemas into grammar nodes, resolving `$ref`s to `#/$defs/…` or `#/definitions/…` once each.
 struct SchemaCompiler {
-    let root: JSONValue
+    var root: JSONValue
     var nodes: [JSONGrammar.Node] = JSONGrammar.helpers
     /// Nodes of `$ref` targets, filled before their bodies so a recursive reference finds its own node.
     var references: [String: Int] = [:]
@@ -104,6 +155,12 @@ struct SchemaCompiler {
     static let types = ["object", "array", "string", "number", "integer", "boolean", "null"]
 
     init(root: JSONValue) { self.root = root }
+
+    /// Starts on another schema document (its own `$defs`).
+    mutating func begin(root: JSONValue) {
+        self.root = root
+        references = [:]
+    }
 
     mutating func add(_ node: JSONGrammar.Node) -> Int {
         nodes.append(node)

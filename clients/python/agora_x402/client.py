@@ -184,7 +184,8 @@ class AgoraPayer:
             data = json.loads(response.read())
             choices = []
             for choice in sorted(data["choices"], key=lambda c: c["index"]):
-                text = choice["message"]["content"] if chat else choice["text"]
+                # With tools on offer the answer's text as generated (what the hash covers) is `agora_text`.
+                text = (choice["message"].get("agora_text", choice["message"]["content"]) or "") if chat else choice["text"]
                 logprobs = choice.get("logprobs")
                 choices.append((text, logprobs["content"] if logprobs is not None else None))
             if on_text is not None and choices[0][0]:
@@ -214,6 +215,8 @@ class AgoraPayer:
                     if on_text is not None and index == 0:
                         on_text(piece)
                 entries[index].extend((choice.get("logprobs") or {}).get("content") or [])
+                if choice.get("agora_text") is not None:
+                    texts[index] = [choice["agora_text"]]
                 if index == 0:
                     finish = choice.get("finish_reason") or finish
             receipt = event.get("agora_receipt") or receipt

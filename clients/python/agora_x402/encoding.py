@@ -74,9 +74,12 @@ def canonical_request(body: Mapping[str, Any], chat: bool, seed: int, default_ma
     """
     if chat:
         messages = body["messages"]
-        out = b"\x01" + u32(len(messages))
+        with_tools = any(m.get("tool_calls") is not None or m.get("tool_call_id") is not None for m in messages)
+        out = (b"\x03" if with_tools else b"\x01") + u32(len(messages))
         for message in messages:
-            content = message["content"]
+            content = message.get("content")
+            if content is None and message.get("tool_calls") is not None:
+                content = ""  # an assistant turn that only calls tools
             if isinstance(content, list):
                 # §4.1: an array of text parts is the same message as its texts joined with "\n".
                 if not all(isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
@@ -86,6 +89,12 @@ def canonical_request(body: Mapping[str, Any], chat: bool, seed: int, default_ma
             if not isinstance(content, str):
                 raise ValueError("message content must be a string or an array of text parts")
             out += string(message["role"]) + string(content)
+            if with_tools:
+                # §4.3 kind 3: the call a result answers, and the calls an assistant turn made.
+                calls = message.get("tool_calls") or []
+                out += string(message.get("tool_call_id") or "") + u32(len(calls))
+                for call in calls:
+                    out += string(call["id"]) + string(call["function"]["name"]) + string(call["function"]["arguments"])
         max_tokens = body.get("max_completion_tokens")
         if max_tokens is None:
             max_tokens = body.get("max_tokens")
@@ -141,7 +150,34 @@ def request_options(body: Mapping[str, Any], chat: bool) -> bytes:
     if bias:
         out += b"\x07" + u32(len(bias)) + b"".join(u32(token) + value for token, value in bias)
     out += response_format_option(body.get("response_format") if chat else None)
+    out += tools_option(body if chat else {})
     return out
+
+
+def tools_option(body: Mapping[str, Any]) -> bytes:
+    """§4.3 option 9: the tools (name, description, parameters as canonical JSON, strict), tool_choice
+    (0 auto, 1 none, 2 required, 3 + name) and parallel_tool_calls."""
+    tools = body.get("tools")
+    if not tools:
+        return b""
+    out = b"\x09" + u32(len(tools))
+    for tool in tools:
+        function = tool["function"]
+        parameters = function.get("parameters")
+        out += string(function["name"]) + string(function.get("description") or "")
+        out += string("{}" if parameters is None else canonical_json(parameters))
+        out += b"\x01" if function.get("strict") else b"\x00"
+    choice = body.get("tool_choice")
+    if choice is None or choice == "auto":
+        out += b"\x00"
+    elif choice == "none":
+        out += b"\x01"
+    elif choice == "required":
+        out += b"\x02"
+    else:
+        out += b"\x03" + string(choice["function"]["name"])
+    parallel = body.get("parallel_tool_calls")
+    return out + (b"\x00" if parallel is False else b"\x01")
 
 
 def canonical_json(value: Any) -> str:

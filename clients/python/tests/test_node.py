@@ -105,6 +105,14 @@ class PaidNodeTests(unittest.TestCase):
             value = json.loads(answer.text)
             self.assertEqual(sorted(value), ["city", "ünï"])
 
+    def test_tool_call(self):
+        tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+            "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+        answer = self.payer.chat(NODE, self.question(max_tokens=48, tools=tools, tool_choice="required"))
+        self.assert_paid(answer, "pending")
+        self.assertTrue(answer.text.startswith("<tool_call>"))
+        self.assertEqual(answer.raw["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather")
+
     def test_streamed_completion_with_choices_and_logprobs(self):
         answer = self.payer.complete(NODE, {"prompt": "Once upon a time", "n": 2, "logprobs": 1, "stream": True,
                                             "temperature": 0.7})
