@@ -23,6 +23,7 @@ public struct CheatingEngine: CompletionEngine {
     public var engineVersion: String { honest.engineVersion }
     public var contextLength: Int { honest.contextLength }
     public var vocabularySize: Int { honest.vocabularySize }
+    public var toolFormat: ToolFormat { honest.toolFormat }
 
     public func promptTokenCount(_ request: JobRequest) throws -> Int { try honest.promptTokenCount(request) }
 

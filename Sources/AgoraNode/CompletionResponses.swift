@@ -31,11 +31,13 @@ enum CompletionResponses {
     /// A choice's answer as the chat endpoint shows it: with tools on offer (and `tool_choice` not
     /// `none`), the calls parsed from the text (`ToolFormat`), ids derived from the job, and the finish
     /// reason `tool_calls`.
-    static func chatAnswer(_ choice: ChoiceOutcome, index: Int, job: JobRequest, jobID: Hash256) -> (
+    static func chatAnswer(
+        _ choice: ChoiceOutcome, index: Int, job: JobRequest, jobID: Hash256, format: ToolFormat
+    ) -> (
         message: ChatMessage, finishReason: String
     ) {
         guard let tools = job.tools else { return (ChatMessage(content: choice.text), choice.finishReason) }
-        guard tools.choice != .none, let parsed = ToolFormat.parse(choice.text) else {
+        guard tools.choice != .none, let parsed = format.parse(choice.text) else {
             return (ChatMessage(content: choice.text, agoraText: choice.text), choice.finishReason)
         }
         let calls = parsed.calls.enumerated().map { number, call in

@@ -34,10 +34,14 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
     }
 
     public var vocabularySize: Int { engine.model.vocabularySize }
+    /// Llama 3's template carries Llama 3.1's tool format; every other template gets the documented one.
+    public var toolFormat: ToolFormat { engine.chatTemplate?.format == .llama3 ? .llama31 : .hermes }
 
     /// The grammar a job's answer follows and the text that switches it on (nil: from the first token),
     /// from its tools or response format; nil: free text.
-    static func constraint(_ request: JobRequest) throws(RequestError) -> (JSONGrammar, trigger: [UInt8]?)? {
+    static func constraint(_ request: JobRequest, format: ToolFormat) throws(RequestError) -> (
+        JSONGrammar, trigger: [UInt8]?
+    )? {
         if let tools = request.tools {
             let chosen: [ToolSpec]
             switch tools.choice {
@@ -47,8 +51,9 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
             }
             let specs = chosen.map { ($0.name, (try? JSONValue.parse($0.parameters)) ?? .object([])) }
             do {
-                let grammar = try JSONGrammar.toolCalls(specs, parallel: tools.parallel)
-                return (grammar, tools.choice == .auto ? Array(ToolFormat.callOpen.utf8) : nil)
+                let grammar = try JSONGrammar.toolCalls(
+                    specs, parallel: tools.parallel, framed: format == .hermes, argumentsKey: format.argumentsKey)
+                return (grammar, tools.choice == .auto ? Array(format.trigger.utf8) : nil)
             } catch {
                 // The error's path starts with the tool's index among those chosen.
                 let parts = error.path.split(separator: "/").map(String.init)
@@ -79,7 +84,9 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         }
     }
 
-    public func check(_ request: JobRequest) throws(RequestError) { _ = try Self.constraint(request) }
+    public func check(_ request: JobRequest) throws(RequestError) {
+        _ = try Self.constraint(request, format: toolFormat)
+    }
 
     /// The engine's request for choice `choice` of a job: the job's settings with that choice's seed.
     func generationRequest(
@@ -90,7 +97,7 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         case .chat(let messages) where request.tools != nil || messages.contains(where: \.usesTools):
             // Tools and tool turns in the documented text format (`ToolFormat`).
             input = .messages(
-                ToolFormat.render(messages, tools: request.tools).map {
+                toolFormat.render(messages, tools: request.tools).map {
                     ChatMessage(role: $0.role, content: $0.content)
                 })
         case .chat(let messages): input = .messages(messages.map { ChatMessage(role: $0.role, content: $0.content) })
@@ -127,7 +134,7 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         let constraint: (JSONGrammar, trigger: [UInt8]?)?
         do {
             prompt = try engine.promptTokens(for: generationRequest(request).input)
-            constraint = try Self.constraint(request)
+            constraint = try Self.constraint(request, format: toolFormat)
         } catch {
             onFinish(.failure(error))
             return
@@ -155,7 +162,7 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
         _ request: JobRequest, shouldStop: @escaping @Sendable () -> Bool, onDelta: @Sendable (CompletionDelta) -> Void
     ) throws -> CompletionOutcome {
         var outcomes: [(GenerationResult, ChoiceOutcome)] = []
-        let constraint = try Self.constraint(request)
+        let constraint = try Self.constraint(request, format: toolFormat)
         for choice in 0..<request.n {
             let generation = generationRequest(request, choice: choice, constraint: constraint)
             let result = try engine.generate(generation, shouldStop: shouldStop) {

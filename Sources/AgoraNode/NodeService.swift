@@ -461,7 +461,7 @@ public final class NodeService: Sendable {
             case .chat:
                 let choices = outcome.choices.enumerated().map { index, choice in
                     let answer = CompletionResponses.chatAnswer(
-                        choice, index: index, job: context.job, jobID: context.jobID)
+                        choice, index: index, job: context.job, jobID: context.jobID, format: engine.toolFormat)
                     return CompletionResponses.ChatChoice(
                         index: index, message: answer.message, finishReason: answer.finishReason,
                         logprobs: choice.logprobs.map(CompletionResponses.ChatLogprobs.init))
@@ -474,7 +474,7 @@ public final class NodeService: Sendable {
                 body = CompletionResponses.json(
                     ResponsesAPI.response(
                         outcome, job: context.job, jobID: context.jobID, created: context.created,
-                        model: engine.modelName, receipt: receipt))
+                        model: engine.modelName, receipt: receipt, format: engine.toolFormat))
             case .text:
                 let choices = outcome.choices.enumerated().map { index, choice in
                     CompletionResponses.TextChoice(
@@ -508,8 +508,8 @@ public final class NodeService: Sendable {
         }
         let format: any StreamFormat =
             context.endpoint == .responses
-            ? ResponsesStreamFormat(context: context, modelName: engine.modelName)
-            : ChatStreamFormat(context: context, modelName: engine.modelName)
+            ? ResponsesStreamFormat(context: context, modelName: engine.modelName, tools: engine.toolFormat)
+            : ChatStreamFormat(context: context, modelName: engine.modelName, tools: engine.toolFormat)
         for event in format.opening() { continuation.yield(event) }
         let started = Date()
         engine.start(

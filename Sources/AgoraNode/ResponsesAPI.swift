@@ -283,8 +283,8 @@ public enum ResponsesAPI {
     }
 
     /// The `output` items of a finished answer: its text as a message, then its tool calls.
-    static func output(_ choice: ChoiceOutcome, job: JobRequest, jobID: Hash256) -> [OutputItem] {
-        let answer = CompletionResponses.chatAnswer(choice, index: 0, job: job, jobID: jobID)
+    static func output(_ choice: ChoiceOutcome, job: JobRequest, jobID: Hash256, format: ToolFormat) -> [OutputItem] {
+        let answer = CompletionResponses.chatAnswer(choice, index: 0, job: job, jobID: jobID, format: format)
         var items: [OutputItem] = []
         if let content = answer.message.content, !content.isEmpty || answer.message.toolCalls == nil {
             items.append(
@@ -303,14 +303,14 @@ public enum ResponsesAPI {
 
     static func response(
         _ outcome: CompletionOutcome?, job: JobRequest, jobID: Hash256, created: Int, model: String,
-        receipt: JobReceipt?
+        receipt: JobReceipt?, format: ToolFormat
     ) -> Response {
         let choice = outcome?.choices.first
         let incomplete = choice?.finishReason == "length"
         return Response(
             id: "resp_" + jobID.short, createdAt: created,
             status: outcome == nil ? "in_progress" : incomplete ? "incomplete" : "completed", model: model,
-            output: choice.map { output($0, job: job, jobID: jobID) } ?? [],
+            output: choice.map { output($0, job: job, jobID: jobID, format: format) } ?? [],
             usage: outcome.map {
                 Usage(
                     inputTokens: $0.promptTokens, outputTokens: $0.completionTokens,

@@ -24,12 +24,17 @@ struct ChatStreamFormat: StreamFormat {
     /// content: the calls go out whole at the end.
     let toolText: ToolTextFilter?
 
-    init(context: NodeService.JobContext, modelName: String) {
+    let tools: ToolFormat
+
+    init(context: NodeService.JobContext, modelName: String, tools: ToolFormat) {
         self.context = context
+        self.tools = tools
         writer = ChunkWriter(context: context, modelName: modelName)
         chat = context.endpoint == .chat
         offsets = TextOffsets(choices: context.job.n)
-        toolText = context.job.tools.map { $0.choice != .none } == true ? ToolTextFilter(choices: context.job.n) : nil
+        toolText =
+            context.job.tools.map { $0.choice != .none } == true
+            ? ToolTextFilter(choices: context.job.n, trigger: tools.trigger) : nil
     }
 
     func opening() -> [Data] {
@@ -68,7 +73,7 @@ struct ChatStreamFormat: StreamFormat {
                 : .init(index: index, text: "", finishReason: choice.finishReason)
             if chat, context.job.tools != nil {
                 let answer = CompletionResponses.chatAnswer(
-                    choice, index: index, job: context.job, jobID: context.jobID)
+                    choice, index: index, job: context.job, jobID: context.jobID, format: tools)
                 if let calls = answer.message.toolCalls {
                     let deltas = calls.enumerated().map {
                         CompletionResponses.ToolCallDelta(index: $0, id: $1.id, function: $1.function)
@@ -102,11 +107,15 @@ final class ResponsesStreamFormat: StreamFormat, @unchecked Sendable {
     private let lock = NSLock()
     private var sequence = 0
     private let toolText: ToolTextFilter?
+    let tools: ToolFormat
 
-    init(context: NodeService.JobContext, modelName: String) {
+    init(context: NodeService.JobContext, modelName: String, tools: ToolFormat) {
         self.context = context
         self.modelName = modelName
-        toolText = context.job.tools.map { $0.choice != .none } == true ? ToolTextFilter(choices: 1) : nil
+        self.tools = tools
+        toolText =
+            context.job.tools.map { $0.choice != .none } == true
+            ? ToolTextFilter(choices: 1, trigger: tools.trigger) : nil
     }
 
     var messageID: String { "msg_" + context.jobID.short }
@@ -121,7 +130,7 @@ final class ResponsesStreamFormat: StreamFormat, @unchecked Sendable {
     private func response(_ outcome: CompletionOutcome?, receipt: JobReceipt?) -> ResponsesAPI.Response {
         ResponsesAPI.response(
             outcome, job: context.job, jobID: context.jobID, created: context.created, model: modelName,
-            receipt: receipt)
+            receipt: receipt, format: tools)
     }
 
     func opening() -> [Data] {
@@ -214,9 +223,10 @@ final class ToolTextFilter: @unchecked Sendable {
     private let lock = NSLock()
     private var held: [String]
     private var inCall: [Bool]
-    private let trigger = ToolFormat.callOpen
+    private let trigger: String
 
-    init(choices: Int) {
+    init(choices: Int, trigger: String) {
+        self.trigger = trigger
         held = Array(repeating: "", count: choices)
         inCall = Array(repeating: false, count: choices)
     }

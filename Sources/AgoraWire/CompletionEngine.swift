@@ -12,6 +12,8 @@ public protocol CompletionEngine: Sendable {
     var contextLength: Int { get }
     /// Tokens in the model's vocabulary (what `logit_bias` keys are checked against).
     var vocabularySize: Int { get }
+    /// How tools are shown to this model and how its calls are written (by its chat template).
+    var toolFormat: ToolFormat { get }
 
     /// Refuses, before any payment, a request this engine cannot run as asked (a schema it cannot
     /// compile); the error names the parameter.
@@ -38,6 +40,9 @@ public protocol CompletionEngine: Sendable {
 }
 
 extension CompletionEngine {
+    /// The documented format, for engines that do not say otherwise.
+    public var toolFormat: ToolFormat { .hermes }
+
     /// Engines without request-specific limits accept every well-formed request.
     public func check(_ request: JobRequest) throws(RequestError) {}
 

@@ -215,27 +215,32 @@ public struct ToolSet: Sendable, Equatable, Codable {
     }
 }
 
-/// The documented tool format for models whose chat template has none of its own (Qwen2.5's, for ChatML
-/// models, which includes the default model): tools listed in the system message, calls written as
-/// `<tool_call>\n{"name": …, "arguments": …}\n</tool_call>`, results given back in a user turn as
-/// `<tool_response>\n…\n</tool_response>`.
-public enum ToolFormat {
+/// How tools are shown to a model and how its calls are written, by chat template.
+///
+/// - `hermes`: Qwen2.5's format, also the documented format for templates without one of their own (ChatML
+///   models such as the default one, Llama 2, Zephyr): tools listed in the system message, calls written as
+///   `<tool_call>\n{"name": …, "arguments": …}\n</tool_call>` (several, one per line), results given back in
+///   a user turn as `<tool_response>\n…\n</tool_response>`.
+/// - `llama31`: Llama 3.1's JSON tool calling: `Environment: ipython` in the system message, the functions
+///   in the first user message, one call written as `{"name": …, "parameters": …}`, results in `ipython`
+///   turns.
+public enum ToolFormat: Sendable, Equatable {
+    case hermes
+    case llama31
+
     public static let callOpen = "<tool_call>"
     public static let callClose = "</tool_call>"
 
-    /// The system text that presents the tools (appended to the request's system message, or alone).
+    /// The text that switches constrained decoding on under `tool_choice: auto` (the grammar starts with it).
+    public var trigger: String { self == .hermes ? Self.callOpen : #"{"name""# }
+
+    /// The system text that presents the tools (`hermes`; appended to the request's system message).
     public static func systemText(_ tools: [ToolSpec]) -> String {
         var lines = [
             "# Tools", "", "You may call one or more functions to assist with the user query.", "",
             "You are provided with function signatures within <tools></tools> XML tags:", "<tools>",
         ]
-        for tool in tools {
-            var function: [(key: String, value: JSONValue)] = [("name", .string(tool.name))]
-            if !tool.description.isEmpty { function.append(("description", .string(tool.description))) }
-            function.append(("parameters", (try? JSONValue.parse(tool.parameters)) ?? .object([])))
-            lines.append(
-                JSONValue.object([("type", .string("function")), ("function", .object(function))]).canonicalText)
-        }
+        for tool in tools { lines.append(functionJSON(tool).canonicalText) }
         lines += [
             "</tools>", "",
             "For each function call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:",
@@ -244,28 +249,43 @@ public enum ToolFormat {
         return lines.joined(separator: "\n")
     }
 
+    static func functionJSON(_ tool: ToolSpec) -> JSONValue {
+        var function: [(key: String, value: JSONValue)] = [("name", .string(tool.name))]
+        if !tool.description.isEmpty { function.append(("description", .string(tool.description))) }
+        function.append(("parameters", (try? JSONValue.parse(tool.parameters)) ?? .object([])))
+        return .object([("type", .string("function")), ("function", .object(function))])
+    }
+
+    /// The key a call's arguments go under.
+    public var argumentsKey: String { self == .hermes ? "arguments" : "parameters" }
+
     /// The text of an earlier assistant turn that called tools.
-    public static func assistantText(content: String, calls: [ToolCall]) -> String {
+    public func assistantText(content: String, calls: [ToolCall]) -> String {
         var text = content
         for call in calls {
+            let json =
+                "{\"name\":" + JSONValue.string(call.function.name).canonicalText + ",\"\(argumentsKey)\":"
+                + call.function.arguments + "}"
             if !text.isEmpty { text += "\n" }
-            text +=
-                callOpen + "\n{\"name\":" + JSONValue.string(call.function.name).canonicalText + ",\"arguments\":"
-                + call.function.arguments + "}\n" + callClose
+            text += self == .hermes ? Self.callOpen + "\n" + json + "\n" + Self.callClose : json
         }
         return text
     }
 
-    /// The text of one tool result.
+    /// The text of one tool result (`hermes`).
     public static func responseText(_ content: String) -> String {
         "<tool_response>\n" + content + "\n</tool_response>"
     }
 
-    /// Chat messages with tools rendered as text, in the roles every chat template knows.
-    public static func render(_ messages: [OpenAIMessage], tools: ToolSet?) -> [(role: String, content: String)] {
+    /// Chat messages with tools rendered as text, in the roles the chat template knows.
+    public func render(_ messages: [OpenAIMessage], tools: ToolSet?) -> [(role: String, content: String)] {
+        self == .hermes ? renderHermes(messages, tools: tools) : renderLlama31(messages, tools: tools)
+    }
+
+    private func renderHermes(_ messages: [OpenAIMessage], tools: ToolSet?) -> [(role: String, content: String)] {
         var out: [(role: String, content: String)] = []
         if let tools {
-            let block = systemText(tools.tools)
+            let block = Self.systemText(tools.tools)
             if let first = messages.first, first.role == "system" {
                 out.append(("system", first.content + "\n\n" + block))
             } else {
@@ -280,10 +300,51 @@ public enum ToolFormat {
             case "tool":
                 // Consecutive results share one user turn, as Qwen2.5's template writes them.
                 if let last = out.last, last.role == "user", index > 0, messages[index - 1].role == "tool" {
-                    out[out.count - 1].content += "\n" + responseText(message.content)
+                    out[out.count - 1].content += "\n" + Self.responseText(message.content)
                 } else {
-                    out.append(("user", responseText(message.content)))
+                    out.append(("user", Self.responseText(message.content)))
                 }
+            default:
+                out.append((message.role, message.content))
+            }
+        }
+        return out
+    }
+
+    /// Llama 3.1's template with `tools_in_user_message`: the functions (as JSON, four-space indents in
+    /// Meta's template; canonical here) ahead of the first user message.
+    private func renderLlama31(_ messages: [OpenAIMessage], tools: ToolSet?) -> [(role: String, content: String)] {
+        var out: [(role: String, content: String)] = []
+        var rest = messages[...]
+        var system = ""
+        if let first = rest.first, first.role == "system" {
+            system = first.content
+            rest = rest.dropFirst()
+        }
+        if tools != nil || messages.contains(where: \.usesTools) {
+            out.append(
+                (
+                    "system",
+                    "Environment: ipython\nCutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n" + system
+                ))
+        } else if !system.isEmpty {
+            out.append(("system", system))
+        }
+        var toolsPending = tools
+        for message in rest {
+            switch message.role {
+            case "user" where toolsPending != nil:
+                var text =
+                    "Given the following functions, please respond with a JSON for a function call with its proper arguments that best answers the given prompt.\n\n"
+                    + #"Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}."#
+                    + "Do not use variables.\n\n"
+                for tool in toolsPending?.tools ?? [] { text += Self.functionJSON(tool).canonicalText + "\n\n" }
+                out.append(("user", text + message.content))
+                toolsPending = nil
+            case "assistant" where !(message.toolCalls ?? []).isEmpty:
+                out.append(("assistant", assistantText(content: message.content, calls: message.toolCalls ?? [])))
+            case "tool":
+                out.append(("ipython", message.content))
             default:
                 out.append((message.role, message.content))
             }
@@ -293,12 +354,20 @@ public enum ToolFormat {
 
     /// What an answer says: the text before the first call, and its complete calls (arguments re-written as
     /// canonical JSON); a call cut short (by `max_tokens`) at the end is left out. Nil: no complete call.
-    public static func parse(_ text: String) -> (content: String, calls: [(name: String, arguments: String)])? {
-        guard let first = text.range(of: callOpen) else { return nil }
+    public func parse(_ text: String) -> (content: String, calls: [(name: String, arguments: String)])? {
+        guard let first = text.range(of: trigger) else { return nil }
+        let content = String(text[..<first.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines)
+        if self == .llama31 {
+            let body = text[first.lowerBound...].trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let value = try? JSONValue.parse(Array(body.utf8)), let name = value["name"]?.stringValue,
+                let arguments = value[argumentsKey]
+            else { return nil }
+            return (content, [(name, arguments.canonicalText)])
+        }
         var calls: [(name: String, arguments: String)] = []
         var rest = text[first.lowerBound...]
-        while let open = rest.range(of: callOpen) {
-            guard let close = rest.range(of: callClose, range: open.upperBound..<rest.endIndex) else { break }
+        while let open = rest.range(of: Self.callOpen) {
+            guard let close = rest.range(of: Self.callClose, range: open.upperBound..<rest.endIndex) else { break }
             let body = rest[open.upperBound..<close.lowerBound]
             guard let value = try? JSONValue.parse(Array(body.utf8)), let name = value["name"]?.stringValue,
                 let arguments = value["arguments"]
@@ -306,7 +375,6 @@ public enum ToolFormat {
             calls.append((name, arguments.canonicalText))
             rest = rest[close.upperBound...]
         }
-        let content = String(text[..<first.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines)
         return calls.isEmpty ? nil : (content, calls)
     }
 }

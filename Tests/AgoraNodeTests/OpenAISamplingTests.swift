@@ -230,7 +230,7 @@ import Testing
         struct Calls: Decodable { var cases: [ToolsReport.ToolCase] }
         let calls = try JSONDecoder().decode(Calls.self, from: data).cases
         for (report, toolCase) in zip(report.cases, calls) where !toolCase.calls.isEmpty {
-            let parsed = try #require(ToolFormat.parse(report.choices[0].text))
+            let parsed = try #require(ToolFormat.hermes.parse(report.choices[0].text))
             #expect(parsed.calls.map(\.name) == toolCase.calls.map(\.name), "\(report.name)")
             #expect(parsed.calls.map(\.arguments) == toolCase.calls.map(\.arguments), "\(report.name)")
         }

@@ -60,9 +60,12 @@ public struct JSONGrammar: Sendable, Equatable {
     /// The grammar of an answer that calls tools, in `ToolFormat`'s framing: `<tool_call>\n` + a JSON object
     /// `{"name": <one of the names>, "arguments": <an instance of that tool's parameters>}` + `\n</tool_call>`,
     /// then (when `parallel`) more such calls, each after a newline. `only` restricts the calls to one tool.
-    public static func toolCalls(_ tools: [(name: String, parameters: JSONValue)], parallel: Bool)
-        throws(SchemaError) -> JSONGrammar
-    {
+    /// With `framed: false` (Llama 3.1's format) the answer is one bare call object whose arguments go under
+    /// `argumentsKey`.
+    public static func toolCalls(
+        _ tools: [(name: String, parameters: JSONValue)], parallel: Bool, framed: Bool = true,
+        argumentsKey: String = "arguments"
+    ) throws(SchemaError) -> JSONGrammar {
         var compiler = SchemaCompiler(root: .null)
         var calls: [Int] = []
         for (index, tool) in tools.enumerated() {
@@ -78,10 +81,15 @@ public struct JSONGrammar: Sendable, Equatable {
                     .object(
                         properties: [
                             Property(name: "name", keyTail: key("name"), value: name, required: true),
-                            Property(name: "arguments", keyTail: key("arguments"), value: arguments, required: true),
+                            Property(name: argumentsKey, keyTail: key(argumentsKey), value: arguments, required: true),
                         ], extra: nil)))
         }
         let call = calls.count == 1 ? calls[0] : compiler.add(.anyOf(calls))
+        guard framed else {
+            let grammar = JSONGrammar(nodes: compiler.nodes, root: call)
+            try grammar.checkCycles()
+            return grammar
+        }
         let open = compiler.add(.literals([Array("<tool_call>\n".utf8)]))
         let close = compiler.add(.literals([Array("\n</tool_call>".utf8)]))
         let block = compiler.add(.sequence([open, call, close]))
