@@ -105,43 +105,10 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
     /// sequences), so hostile bytes cannot make the decoder allocate without bound.
     public init(from reader: inout CanonicalReader) throws(CanonicalDecodingError) {
         switch try reader.readUInt8() {
-        case 1:
-            let count = try reader.readUInt32()
-            guard count <= 4_096 else { throw .lengthOutOfBounds(declared: UInt64(count), limit: 4_096) }
-            var messages: [OpenAIMessage] = []
-            for _ in 0..<count {
-                let role = try reader.readString(limit: 64)
-                let content = try reader.readString(limit: RevealedRequest.maxBytes)
-                messages.append(OpenAIMessage(role: role, content: content))
-            }
-            input = .chat(messages)
+        case 1: input = .chat(try Self.readMessages(&reader, withTools: false))
         case 2: input = .text(try reader.readString(limit: RevealedRequest.maxBytes))
         case 3:
-            // Chat with tool calls or results: each message also has its call id and its calls.
-            let count = try reader.readUInt32()
-            guard count <= 4_096 else { throw .lengthOutOfBounds(declared: UInt64(count), limit: 4_096) }
-            var messages: [OpenAIMessage] = []
-            for _ in 0..<count {
-                let role = try reader.readString(limit: 64)
-                let content = try reader.readString(limit: RevealedRequest.maxBytes)
-                let id = try reader.readString(limit: 256)
-                let callCount = try reader.readUInt32()
-                guard callCount <= 64 else { throw .lengthOutOfBounds(declared: UInt64(callCount), limit: 64) }
-                var calls: [ToolCall]?
-                if callCount > 0 {
-                    calls = []
-                    for _ in 0..<callCount {
-                        let callID = try reader.readString(limit: 256)
-                        let name = try reader.readString(limit: 64)
-                        calls?.append(
-                            ToolCall(
-                                id: callID, name: name,
-                                arguments: try reader.readString(limit: RevealedRequest.maxBytes)))
-                    }
-                }
-                messages.append(
-                    OpenAIMessage(role: role, content: content, toolCalls: calls, toolCallID: id.isEmpty ? nil : id))
-            }
+            let messages = try Self.readMessages(&reader, withTools: true)
             guard messages.contains(where: \.usesTools) else {
                 throw .invalidValue("a chat with tools (kind 3) has no tool call or result")
             }
@@ -159,6 +126,38 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
         for _ in 0..<stopCount { stop.append(try reader.readString(limit: 4_096)) }
         self.stop = stop
         try readOptions(&reader)
+    }
+
+    /// Chat messages (input kinds 1 and 3); with tools, each also has its call id and its calls.
+    private static func readMessages(_ reader: inout CanonicalReader, withTools: Bool) throws(CanonicalDecodingError)
+        -> [OpenAIMessage]
+    {
+        let count = try reader.readUInt32()
+        guard count <= 4_096 else { throw .lengthOutOfBounds(declared: UInt64(count), limit: 4_096) }
+        var messages: [OpenAIMessage] = []
+        for _ in 0..<count {
+            let role = try reader.readString(limit: 64)
+            let content = try reader.readString(limit: RevealedRequest.maxBytes)
+            guard withTools else {
+                messages.append(OpenAIMessage(role: role, content: content))
+                continue
+            }
+            let id = try reader.readString(limit: 256)
+            let callCount = try reader.readUInt32()
+            guard callCount <= 64 else { throw .lengthOutOfBounds(declared: UInt64(callCount), limit: 64) }
+            var calls: [ToolCall] = []
+            for _ in 0..<callCount {
+                let callID = try reader.readString(limit: 256)
+                let name = try reader.readString(limit: 64)
+                calls.append(
+                    ToolCall(id: callID, name: name, arguments: try reader.readString(limit: RevealedRequest.maxBytes)))
+            }
+            messages.append(
+                OpenAIMessage(
+                    role: role, content: content, toolCalls: calls.isEmpty ? nil : calls,
+                    toolCallID: id.isEmpty ? nil : id))
+        }
+        return messages
     }
 
     /// The optional fields: increasing tags, none at its neutral value (another spelling of the same job
@@ -437,8 +436,14 @@ public struct RequestLimits: Sendable {
             throw RequestError("top_logprobs requires logprobs: true", param: "top_logprobs")
         }
         let logprobs = request.logprobs == true ? (request.topLogprobs ?? 0) : nil
+        // An empty `tool_calls` is no call: one spelling per job.
+        let messages = request.messages.map { message in
+            var message = message
+            if message.toolCalls?.isEmpty == true { message.toolCalls = nil }
+            return message
+        }
         return try normalize(
-            input: .chat(request.messages),
+            input: .chat(messages),
             Controls(
                 maxTokens: request.maxCompletionTokens ?? request.maxTokens, temperature: request.temperature,
                 topP: request.topP, topK: request.topK, seed: request.seed, stop: request.stop?.values, n: request.n,

@@ -158,14 +158,18 @@ public struct TokenMask {
                 pool.removeLast(pool.count - start - GrammarMatcher.maxThreads)
             }
             let target = Int(trie.childNodes[child])
-            for slot in Int(trie.tokenStart[target])..<Int(trie.tokenStart[target + 1]) {
-                allowed[Int(trie.tokens[slot])] = true
-                any = true
-            }
+            if mark(target, trie) { any = true }
             if visit(target, threads: start..<pool.count, trie: trie, grammar: grammar) { any = true }
             pool.removeLast(pool.count - start)
         }
         return any
+    }
+
+    /// Allows the tokens that end at trie node `node`; true if there are any.
+    private mutating func mark(_ node: Int, _ trie: VocabularyTrie) -> Bool {
+        let range = Int(trie.tokenStart[node])..<Int(trie.tokenStart[node + 1])
+        for slot in range { allowed[Int(trie.tokens[slot])] = true }
+        return !range.isEmpty
     }
 
     /// The walk inside a string, the state most of an answer's tokens are in and where nearly the whole
@@ -179,18 +183,12 @@ public struct TokenMask {
             let byte = trie.childBytes[child]
             let target = Int(trie.childNodes[child])
             if let next = GrammarMatcher.stepString(state, byte) {
-                for slot in Int(trie.tokenStart[target])..<Int(trie.tokenStart[target + 1]) {
-                    allowed[Int(trie.tokens[slot])] = true
-                    any = true
-                }
+                if mark(target, trie) { any = true }
                 if visitString(target, state: next, thread: thread, trie: trie, grammar: grammar) { any = true }
             } else if state == 0, byte == UInt8(ascii: "\""), let popped = pool[thread].popped {
                 let start = pool.count
                 pool.append(popped)
-                for slot in Int(trie.tokenStart[target])..<Int(trie.tokenStart[target + 1]) {
-                    allowed[Int(trie.tokens[slot])] = true
-                    any = true
-                }
+                if mark(target, trie) { any = true }
                 if visit(target, threads: start..<pool.count, trie: trie, grammar: grammar) { any = true }
                 pool.removeLast(pool.count - start)
             }

@@ -50,7 +50,9 @@ public struct Sampler: Sendable {
         if parameters.adjustsLogits || allowed != nil {
             adjust(logits)
             if let allowed {
-                for i in 0..<min(allowed.count, adjusted.count) where !allowed[i] { adjusted[i] = -.infinity }
+                // Logits past the mask (a model whose output rows outnumber the tokenizer's tokens) are no
+                // token the grammar allows either.
+                for i in 0..<adjusted.count where i >= allowed.count || !allowed[i] { adjusted[i] = -.infinity }
             }
             let buffer = adjusted
             token = buffer.withUnsafeBufferPointer { choose($0) }
