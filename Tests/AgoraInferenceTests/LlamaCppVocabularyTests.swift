@@ -12,7 +12,7 @@ import Testing
 @Suite("llama.cpp vocabulary tests")
 struct LlamaCppVocabularyTests {
     /// SentencePiece (Llama 2 / TinyLlama, Phi-3) and the byte-level BPE pre-tokenizers Agora implements.
-    static let vocabularies = ["llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2", "starcoder"]
+    static let vocabularies = ["llama-spm", "phi-3", "llama-bpe", "qwen2", "gpt-2", "starcoder", "bert-bge"]
 
     static func directory() throws -> URL {
         try TestModel.defaultModelURL().deletingLastPathComponent().appendingPathComponent("llama.cpp-vocab")

@@ -33,6 +33,8 @@ public final class Tokenizer: Sendable {
     let merger: BytePairMerger
     /// Set for SentencePiece vocabularies (`tokenizer.ggml.model = llama`), which then use it instead of BPE.
     let sentencePiece: SentencePieceMerger?
+    /// Set for WordPiece vocabularies (`tokenizer.ggml.model = bert`).
+    let wordPiece: WordPieceEncoder?
     let addSpacePrefix: Bool
     let splitter: SpecialTokenSplitter
     let endOfGeneration: Set<Int32>
@@ -73,6 +75,7 @@ public final class Tokenizer: Sendable {
         let merger = BytePairMerger(mergeTexts: metadata.merges, tokenIDs: ids, vocabularySize: texts.count)
         self.merger = merger
         addSpacePrefix = metadata.addSpacePrefix
+        wordPiece = metadata.model == .wordPiece ? WordPieceEncoder(tokens: texts, unknown: metadata.unknown) : nil
         if metadata.model == .sentencePiece {
             let spm = SentencePieceMerger(tokens: texts, scores: metadata.scores, unknown: metadata.unknown)
             sentencePiece = spm
@@ -103,7 +106,8 @@ public final class Tokenizer: Sendable {
             switch (metadata.kinds[id], metadata.model) {
             case (.control, _), (.userDefined, _), (.unknown, _): bytes.append(contentsOf: text.utf8)
             case (.normal, .bytePair), (.byte, .bytePair): bytes.append(contentsOf: ByteLevelAlphabet.decode(text))
-            case (.normal, .sentencePiece): bytes.append(contentsOf: Self.unescapeSpaces(text))
+            case (.normal, .sentencePiece), (.normal, .wordPiece), (.byte, .wordPiece):
+                bytes.append(contentsOf: Self.unescapeSpaces(text))
             case (.byte, .sentencePiece): bytes.append(contentsOf: Self.byteTokenValue(text).map { [$0] } ?? [])
             case (.unused, _): break
             }
@@ -138,6 +142,18 @@ public final class Tokenizer: Sendable {
         let pieces = splitter.split(utf8, parseSpecial: parseSpecial)
         if let sentencePiece {
             encodeSentencePiece(utf8, pieces, sentencePiece, &output)
+            return output
+        }
+        if let wordPiece {
+            for piece in pieces {
+                switch piece {
+                case .token(let id): output.append(id)
+                case .text(let range):
+                    wordPiece.encode(
+                        Substring(String(decoding: UnsafeBufferPointer(rebasing: utf8[range]), as: UTF8.self)),
+                        into: &output)
+                }
+            }
             return output
         }
         var state = EncodingState()

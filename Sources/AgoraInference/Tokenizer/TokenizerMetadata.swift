@@ -9,6 +9,8 @@ struct TokenizerMetadata: Sendable {
         case bytePair = "gpt2"
         /// SentencePiece-style merging by token score with byte fallback (Llama 2, TinyLlama, Mistral).
         case sentencePiece = "llama"
+        /// BERT's WordPiece (`WordPieceEncoder`).
+        case wordPiece = "bert"
     }
 
     var model: Model
