@@ -173,12 +173,16 @@ public final class NodeService: Sendable {
                 let task = Task {
                     for await event in events {
                         let text = String(decoding: event, as: UTF8.self)
-                        if text.hasPrefix("data: [DONE]") {
+                        // An event is an optional `event: <type>` line (the Responses stream) and its data line:
+                        // the type stays readable, the data is sealed.
+                        let header = text.hasPrefix("event: ") ? String(text.prefix { $0 != "\n" }) + "\n" : ""
+                        let data = text.dropFirst(header.count)
+                        if data.hasPrefix("data: [DONE]") {
                             continuation.yield(event)
                         } else {
-                            let payload = Data(text.dropFirst("data: ".count).dropLast(2).utf8)
+                            let payload = Data(data.dropFirst("data: ".count).dropLast(2).utf8)
                             let box = BodyEncryption.sealResponse(payload, key: key).base64EncodedString()
-                            continuation.yield(Data("data: \(box)\n\n".utf8))
+                            continuation.yield(Data("\(header)data: \(box)\n\n".utf8))
                         }
                     }
                     continuation.finish()

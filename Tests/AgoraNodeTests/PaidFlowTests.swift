@@ -209,4 +209,39 @@ import Testing
         #expect(status == 400)
         await harness.stop()
     }
+
+    /// A sealed Responses stream keeps each event's `event:` line readable (clients dispatch on it) and
+    /// seals its data, which opens to the event's JSON with the same `type`.
+    @Test func sealedResponsesStreamKeepsEventTypes() async throws {
+        let harness = try NodeHarness()
+        try await harness.start(free: true)
+        let sealed = try BodyEncryption.sealRequest(
+            Data(#"{"input": "Hi", "max_output_tokens": 4, "temperature": 0, "stream": true}"#.utf8),
+            to: harness.service.encryptionKey.publicKey)
+        let reply = await harness.service.complete(
+            .responses, body: sealed.ciphertext, payment: nil, resource: "http://node/v1/responses",
+            encapsulatedKey: sealed.encapsulatedKey)
+        guard case .stream(let headers, let events) = reply else {
+            Issue.record("not a stream: \(reply.status)")
+            return
+        }
+        #expect(headers["Agora-HPKE"] == "sealed")
+        var types: [String] = []
+        for await event in events {
+            let text = String(decoding: event, as: UTF8.self)
+            if text.hasPrefix("data: [DONE]") { break }
+            let lines = text.split(separator: "\n")
+            #expect(lines.count == 2 && lines[0].hasPrefix("event: ") && lines[1].hasPrefix("data: "), "\(text)")
+            let type = String(lines[0].dropFirst("event: ".count))
+            let box = try #require(Data(base64Encoded: String(lines[1].dropFirst("data: ".count))))
+            let json = try BodyEncryption.openResponse(box, key: sealed.responseKey)
+            let object = try #require(JSONSerialization.jsonObject(with: json) as? [String: Any])
+            #expect(object["type"] as? String == type)
+            types.append(type)
+        }
+        #expect(types.first == "response.created")
+        #expect(types.last == "response.completed" || types.last == "response.incomplete")
+        #expect(types.contains("response.output_text.delta"))
+        await harness.stop()
+    }
 }
