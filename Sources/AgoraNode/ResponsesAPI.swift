@@ -182,11 +182,7 @@ public enum ResponsesAPI {
 
     static func refuse(_ value: JSONValue, allowed: Set<String>, path: String) throws(RequestError) {
         guard case .object(let members) = value else { return }
-        for member in members where !allowed.contains(member.key) && member.value != .null {
-            throw RequestError(
-                "parameter '\(path).\(member.key)' is not supported by this node", param: "\(path).\(member.key)",
-                code: "unsupported_parameter")
-        }
+        try RequestError.refuseUnknown(members, allowed: allowed, path: path)
     }
 
     // MARK: The answer

@@ -279,6 +279,18 @@ public struct RequestError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String { message }
+
+    /// Refuses the first member of `members` not in `allowed` (a JSON `null` counts as absent), naming it as
+    /// `path.key`: a nested option the node would not apply must not pass silently.
+    public static func refuseUnknown(
+        _ members: [(key: String, value: JSONValue)], allowed: Set<String>, path: String
+    ) throws(RequestError) {
+        for member in members where !allowed.contains(member.key) && member.value != .null {
+            throw RequestError(
+                "parameter '\(path).\(member.key)' is not supported by this node", param: "\(path).\(member.key)",
+                code: "unsupported_parameter")
+        }
+    }
 }
 
 /// Limits a node applies to every request.

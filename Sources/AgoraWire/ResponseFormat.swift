@@ -39,29 +39,21 @@ public struct ResponseFormat: Sendable, Equatable, Codable {
         guard case .object(let members) = value, let type = value["type"]?.stringValue else {
             throw RequestError("response_format must be an object with a string 'type'", param: "response_format")
         }
-        func refuseOthers(_ members: [(key: String, value: JSONValue)], allowed: Set<String>, path: String)
-            throws(RequestError)
-        {
-            for member in members where !allowed.contains(member.key) && member.value != .null {
-                throw RequestError(
-                    "parameter '\(path).\(member.key)' is not supported by this node", param: "\(path).\(member.key)",
-                    code: "unsupported_parameter")
-            }
-        }
         switch type {
         case "text":
-            try refuseOthers(members, allowed: ["type"], path: "response_format")
+            try RequestError.refuseUnknown(members, allowed: ["type"], path: "response_format")
             return nil
         case "json_object":
-            try refuseOthers(members, allowed: ["type"], path: "response_format")
+            try RequestError.refuseUnknown(members, allowed: ["type"], path: "response_format")
             return ResponseFormat(kind: .jsonObject)
         case "json_schema":
-            try refuseOthers(members, allowed: ["type", "json_schema"], path: "response_format")
+            try RequestError.refuseUnknown(members, allowed: ["type", "json_schema"], path: "response_format")
             guard let spec = value["json_schema"], case .object(let fields) = spec else {
                 throw RequestError(
                     "response_format.json_schema must be an object", param: "response_format.json_schema")
             }
-            try refuseOthers(fields, allowed: ["name", "schema", "strict"], path: "response_format.json_schema")
+            try RequestError.refuseUnknown(
+                fields, allowed: ["name", "schema", "strict"], path: "response_format.json_schema")
             guard let name = spec["name"]?.stringValue, (1...64).contains(name.utf8.count),
                 name.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
             else {

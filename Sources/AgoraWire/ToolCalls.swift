@@ -91,8 +91,8 @@ public struct ToolSet: Sendable, Equatable, Codable {
             else {
                 throw RequestError("a tool must be {\"type\": \"function\", \"function\": {…}}", param: path)
             }
-            try refuseOthers(members, allowed: ["type", "function"], path: path)
-            try refuseOthers(
+            try RequestError.refuseUnknown(members, allowed: ["type", "function"], path: path)
+            try RequestError.refuseUnknown(
                 fields, allowed: ["name", "description", "parameters", "strict"], path: path + ".function")
             guard let name = function["name"]?.stringValue, Self.isName(name) else {
                 throw RequestError(
@@ -128,7 +128,7 @@ public struct ToolSet: Sendable, Equatable, Codable {
             case .string("none"): choice = .none
             case .string("required"): choice = .required
             case .object(let members):
-                try refuseOthers(members, allowed: ["type", "function"], path: "tool_choice")
+                try RequestError.refuseUnknown(members, allowed: ["type", "function"], path: "tool_choice")
                 guard choiceValue["type"]?.stringValue == "function",
                     let name = choiceValue["function"]?["name"]?.stringValue
                 else {
@@ -157,16 +157,6 @@ public struct ToolSet: Sendable, Equatable, Codable {
                 (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
                     || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
             }
-    }
-
-    static func refuseOthers(_ members: [(key: String, value: JSONValue)], allowed: Set<String>, path: String)
-        throws(RequestError)
-    {
-        for member in members where !allowed.contains(member.key) && member.value != .null {
-            throw RequestError(
-                "parameter '\(path).\(member.key)' is not supported by this node", param: "\(path).\(member.key)",
-                code: "unsupported_parameter")
-        }
     }
 
     func encode(to writer: inout CanonicalWriter) {
