@@ -185,13 +185,16 @@ final class ResponsesStreamFormat: StreamFormat, @unchecked Sendable {
                     ),
                 ]),
         ]
-        for (index, item) in final.output.enumerated() where item.type == "function_call" {
-            events.append(event("response.output_item.added", [("output_index", index + 1), ("item", item)]))
+        // The streamed message is output 0; the calls follow it.
+        let calls = final.output.filter { $0.type == "function_call" }
+        for (number, item) in calls.enumerated() {
+            let index = number + 1
+            events.append(event("response.output_item.added", [("output_index", index), ("item", item)]))
             events.append(
                 event(
                     "response.function_call_arguments.done",
-                    [("item_id", item.id), ("output_index", index + 1), ("arguments", item.arguments ?? "")]))
-            events.append(event("response.output_item.done", [("output_index", index + 1), ("item", item)]))
+                    [("item_id", item.id), ("output_index", index), ("arguments", item.arguments ?? "")]))
+            events.append(event("response.output_item.done", [("output_index", index), ("item", item)]))
         }
         let done = final.status == "completed" ? "response.completed" : "response.incomplete"
         events.append(event(done, [("response", final)]))

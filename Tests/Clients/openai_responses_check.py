@@ -93,6 +93,20 @@ for expected in ["response.created", "response.output_item.added", "response.out
     if expected not in types:
         problems.append(f"stream: no {expected} in {types}")
 
+# A streamed function call: the call comes as its own output item after the message (output_index 1).
+call_items, final_calls = [], []
+with client.responses.stream(model=model, input="What is the weather in Paris?", tools=tools, tool_choice="required",
+                             max_output_tokens=64, temperature=0) as stream:
+    for event in stream:
+        if event.type == "response.output_item.added" and event.item.type == "function_call":
+            call_items.append(event.output_index)
+        if event.type in ("response.completed", "response.incomplete"):
+            final_calls = [item for item in event.response.output if item.type == "function_call"]
+if not final_calls or call_items[:1] != [1]:
+    problems.append(f"streamed call: items at {call_items}, final {final_calls}")
+else:
+    jsonschema.validate(json.loads(final_calls[0].arguments), weather)
+
 refused = {}
 for key, extra in {"store": {"store": True}, "previous_response_id": {"previous_response_id": "resp_1"},
                    "reasoning": {"reasoning": {"effort": "low"}}}.items():
