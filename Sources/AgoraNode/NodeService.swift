@@ -354,13 +354,11 @@ public final class NodeService: Sendable {
         }
         try SupportedParameters.check(body, chat: endpoint == .chat)
         do {
-            switch endpoint {
-            case .responses: throw RequestError("unreachable")
-            case .chat:
+            if endpoint == .chat {
                 let request = try ChatCompletionRequest.decode(body)
                 try checkModel(request.model)
                 return (try configuration.limits.job(from: request, chosenSeed: seed), request.stream ?? false)
-            case .text:
+            } else {
                 let request = try decoder.decode(TextCompletionRequest.self, from: body)
                 try checkModel(request.model)
                 return (try configuration.limits.job(from: request, chosenSeed: seed), request.stream ?? false)

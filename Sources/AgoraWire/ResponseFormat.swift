@@ -54,9 +54,7 @@ public struct ResponseFormat: Sendable, Equatable, Codable {
             }
             try RequestError.refuseUnknown(
                 fields, allowed: ["name", "schema", "strict"], path: "response_format.json_schema")
-            guard let name = spec["name"]?.stringValue, (1...64).contains(name.utf8.count),
-                name.utf8.allSatisfy({ $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
-            else {
+            guard let name = spec["name"]?.stringValue, ToolSet.isName(name) else {
                 throw RequestError(
                     "response_format.json_schema.name must be 1 to 64 letters, digits, '_' or '-'",
                     param: "response_format.json_schema.name")
@@ -103,11 +101,5 @@ public struct ResponseFormat: Sendable, Equatable, Codable {
         guard (try? JSONValue.parse(schema))?.canonicalText == schema else {
             throw .invalidValue("a response format's schema is not canonical JSON")
         }
-    }
-}
-
-extension UInt8 {
-    fileprivate var isASCIIAlphanumeric: Bool {
-        (0x30...0x39).contains(self) || (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self)
     }
 }

@@ -151,6 +151,7 @@ public struct ToolSet: Sendable, Equatable, Codable {
         return ToolSet(tools: tools, choice: choice, parallel: parallelValue?.boolValue ?? true)
     }
 
+    /// OpenAI's rule for function and schema names: 1 to 64 of `[A-Za-z0-9_-]`.
     static func isName(_ name: String) -> Bool {
         (1...64).contains(name.utf8.count)
             && name.utf8.allSatisfy {

@@ -63,10 +63,12 @@ public struct Sampler: Sendable {
         return token
     }
 
-    /// Step 0: `logits` with the bias and the penalties applied, into `adjusted`.
+    /// Step 0: `logits` with the bias and the penalties applied, into `adjusted` (a copy only, when just a
+    /// grammar mask follows).
     private mutating func adjust(_ logits: UnsafeBufferPointer<Float>) {
         if adjusted.count != logits.count { adjusted = [Float](repeating: 0, count: logits.count) }
         for i in 0..<logits.count { adjusted[i] = logits[i] }
+        guard parameters.adjustsLogits else { return }
         for entry in parameters.logitBias where Int(entry.token) < logits.count && entry.token >= 0 {
             adjusted[Int(entry.token)] = adjusted[Int(entry.token)] + entry.bias
         }
