@@ -42,6 +42,11 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
     static func constraint(_ request: JobRequest, format: ToolFormat) throws(RequestError) -> (
         JSONGrammar, trigger: [UInt8]?
     )? {
+        if request.isEmbeddings {
+            throw RequestError(
+                "this model generates text; embeddings are served by the node's embedding model (agora node --embeddings)",
+                param: "model", code: "model_not_found")
+        }
         if let tools = request.tools {
             let chosen: [ToolSpec]
             switch tools.choice {
@@ -102,6 +107,8 @@ public final class LocalCompletionEngine: CompletionEngine, @unchecked Sendable 
                 })
         case .chat(let messages): input = .messages(messages.map { ChatMessage(role: $0.role, content: $0.content) })
         case .text(let prompt): input = .prompt(prompt)
+        // Refused by `constraint`, which every path runs first.
+        case .embeddings: input = .prompt("")
         }
         let sampling = SamplingParameters(
             temperature: request.temperature, topK: request.topK, topP: request.topP,

@@ -52,10 +52,19 @@ public struct CompletionOutcome: Sendable, Equatable {
     public var choices: [ChoiceOutcome]
     /// Tokens of the prompt, counted once however many choices share it (as OpenAI's usage does).
     public var promptTokens: Int
+    /// An embeddings job's vectors, one per input in order (no choices then); nil for generation jobs.
+    public var embeddings: [[Float]]?
 
     public init(choices: [ChoiceOutcome], promptTokens: Int) {
         self.choices = choices
         self.promptTokens = promptTokens
+    }
+
+    /// An embeddings job's outcome.
+    public init(embeddings: [[Float]], promptTokens: Int) {
+        self.choices = []
+        self.promptTokens = promptTokens
+        self.embeddings = embeddings
     }
 
     /// A one-choice outcome.

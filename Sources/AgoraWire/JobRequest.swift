@@ -9,6 +9,31 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
     public enum Input: Sendable, Equatable {
         case chat([OpenAIMessage])
         case text(String)
+        /// Inputs to embed (`POST /v1/embeddings`): one vector each, in order. Such a job generates nothing:
+        /// its sampling fields stay at their neutral values and its output is the vectors.
+        case embeddings([EmbeddingInput])
+    }
+
+    /// One input of an embeddings job: a text, or token ids the caller chose (OpenAI's token-array input).
+    public enum EmbeddingInput: Sendable, Equatable {
+        case text(String)
+        case tokens([Int32])
+    }
+
+    /// Most inputs one embeddings job may carry (OpenAI's limit).
+    public static let maxEmbeddingInputs = 2_048
+    /// Most token ids one embeddings input may carry.
+    public static let maxEmbeddingTokens = 1 << 16
+
+    /// An embeddings job: the inputs, every generation setting neutral.
+    public static func embeddings(_ inputs: [EmbeddingInput]) -> JobRequest {
+        JobRequest(input: .embeddings(inputs), maxTokens: 0, temperature: 0, topP: 1, topK: 0, seed: 0, stop: [])
+    }
+
+    /// Whether this is an embeddings job.
+    public var isEmbeddings: Bool {
+        if case .embeddings = input { return true }
+        return false
     }
 
     public var input: Input
@@ -113,6 +138,7 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
                 throw .invalidValue("a chat with tools (kind 3) has no tool call or result")
             }
             input = .chat(messages)
+        case 4: input = .embeddings(try Self.readEmbeddingInputs(&reader))
         case let tag: throw .invalidTag(type: "JobRequest.Input", tag: tag)
         }
         maxTokens = Int(try reader.readUInt32())
@@ -126,6 +152,44 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
         for _ in 0..<stopCount { stop.append(try reader.readString(limit: 4_096)) }
         self.stop = stop
         try readOptions(&reader)
+        if isEmbeddings, self != .embeddings(inputsOf(self)) {
+            throw .invalidValue("an embeddings job (kind 4) has generation settings")
+        }
+    }
+
+    private func inputsOf(_ job: JobRequest) -> [EmbeddingInput] {
+        if case .embeddings(let inputs) = job.input { return inputs }
+        return []
+    }
+
+    /// Embeddings inputs (kind 4): u32 count, then each a tag (1 text, 2 token ids) and its value.
+    private static func readEmbeddingInputs(_ reader: inout CanonicalReader) throws(CanonicalDecodingError)
+        -> [EmbeddingInput]
+    {
+        let count = try reader.readUInt32()
+        guard count >= 1, count <= maxEmbeddingInputs else {
+            throw .lengthOutOfBounds(declared: UInt64(count), limit: maxEmbeddingInputs)
+        }
+        var inputs: [EmbeddingInput] = []
+        for _ in 0..<count {
+            switch try reader.readUInt8() {
+            case 1: inputs.append(.text(try reader.readString(limit: RevealedRequest.maxBytes)))
+            case 2:
+                let length = try reader.readUInt32()
+                guard length >= 1, length <= maxEmbeddingTokens else {
+                    throw .lengthOutOfBounds(declared: UInt64(length), limit: maxEmbeddingTokens)
+                }
+                var tokens: [Int32] = []
+                for _ in 0..<length {
+                    let token = try reader.readUInt32()
+                    guard token <= UInt32(Int32.max) else { throw .invalidValue("token id \(token)") }
+                    tokens.append(Int32(token))
+                }
+                inputs.append(.tokens(tokens))
+            case let tag: throw .invalidTag(type: "JobRequest.EmbeddingInput", tag: tag)
+            }
+        }
+        return inputs
     }
 
     /// Chat messages (input kinds 1 and 3); with tools, each also has its call id and its calls.
@@ -234,6 +298,20 @@ public struct JobRequest: Sendable, Equatable, CanonicalCodable {
         case .text(let prompt):
             writer.write(UInt8(2))
             writer.write(prompt)
+        case .embeddings(let inputs):
+            writer.write(UInt8(4))
+            writer.write(UInt32(inputs.count))
+            for input in inputs {
+                switch input {
+                case .text(let text):
+                    writer.write(UInt8(1))
+                    writer.write(text)
+                case .tokens(let tokens):
+                    writer.write(UInt8(2))
+                    writer.write(UInt32(tokens.count))
+                    for token in tokens { writer.write(UInt32(bitPattern: token)) }
+                }
+            }
         }
         writer.write(UInt32(clamping: maxTokens))
         writer.write(temperature.bitPattern)
@@ -486,14 +564,16 @@ public enum TokenLogprobLimit {
 /// JSON form of a job request: how a challenger reveals the input to the referee.
 extension JobRequest: Codable {
     enum CodingKeys: String, CodingKey {
-        case messages, prompt, maxTokens, temperature, topP, topK, seed, stop, n, logprobs, minP, repetitionPenalty,
-            presencePenalty, frequencyPenalty, logitBias, responseFormat, tools
+        case messages, prompt, embeddings, maxTokens, temperature, topP, topK, seed, stop, n, logprobs, minP,
+            repetitionPenalty, presencePenalty, frequencyPenalty, logitBias, responseFormat, tools
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         if let messages = try container.decodeIfPresent([OpenAIMessage].self, forKey: .messages) {
             input = .chat(messages)
+        } else if let inputs = try container.decodeIfPresent([EmbeddingInput].self, forKey: .embeddings) {
+            input = .embeddings(inputs)
         } else {
             input = .text(try container.decode(String.self, forKey: .prompt))
         }
@@ -533,6 +613,7 @@ extension JobRequest: Codable {
         switch input {
         case .chat(let messages): try container.encode(messages, forKey: .messages)
         case .text(let prompt): try container.encode(prompt, forKey: .prompt)
+        case .embeddings(let inputs): try container.encode(inputs, forKey: .embeddings)
         }
         try container.encode(maxTokens, forKey: .maxTokens)
         try container.encode(temperature.bitPattern, forKey: .temperature)
@@ -552,5 +633,25 @@ extension JobRequest: Codable {
         }
         try container.encodeIfPresent(responseFormat, forKey: .responseFormat)
         try container.encodeIfPresent(tools, forKey: .tools)
+    }
+}
+
+/// JSON form of an embeddings input: a string, or an array of token ids (as in OpenAI's request).
+extension JobRequest.EmbeddingInput: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let text = try? container.decode(String.self) {
+            self = .text(text)
+        } else {
+            self = .tokens(try container.decode([Int32].self))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .text(let text): try container.encode(text)
+        case .tokens(let tokens): try container.encode(tokens)
+        }
     }
 }

@@ -43,6 +43,7 @@ public enum ReceiptVerifier {
     /// (big-endian; `bytes` = u32 length ‖ the token's bytes; f32 = the bit pattern). Tokens enter by their
     /// bytes, not their ids, so a client checks the hash from OpenAI's `logprobs` objects alone.
     public static func outputHash(_ outcome: CompletionOutcome) -> Hash256 {
+        if let vectors = outcome.embeddings { return embeddingsHash(vectors) }
         if outcome.choices.count == 1, outcome.choices[0].logprobs == nil { return outputHash(outcome.text) }
         var writer = CanonicalWriter()
         writer.write(UInt32(outcome.choices.count))
@@ -65,6 +66,23 @@ public enum ReceiptVerifier {
             }
         }
         return Hash256.tagged("agora-output-v2", writer.bytes)
+    }
+
+    /// The output hash of an embeddings job: every vector's bytes, in order,
+    ///
+    ///     SHA-256("agora-embeddings-v1" ‖ 0x00 ‖ u32 vectors ‖ for each: u32 dimensions ‖ the floats)
+    ///
+    /// with each float as its IEEE-754 bits, little-endian: exactly the bytes of OpenAI's `base64` encoding, so a
+    /// client hashes what it received without converting anything.
+    public static func embeddingsHash(_ vectors: [[Float]]) -> Hash256 {
+        var writer = CanonicalWriter()
+        writer.write(UInt32(vectors.count))
+        var bytes = writer.bytes
+        for vector in vectors {
+            withUnsafeBytes(of: UInt32(vector.count).bigEndian) { bytes.append(contentsOf: $0) }
+            for value in vector { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        }
+        return Hash256.tagged("agora-embeddings-v1", bytes)
     }
 
     /// Checks the signature alone: what `agora verify receipt.json` does with no other input.

@@ -44,7 +44,9 @@ float agora_expf(float x) {
 }
 
 /// ggml_vec_dot_f32 (AVX2 build): four accumulators of eight lanes over steps of 32, a fixed reduction,
-/// then the leftovers (blocks of eight products added in order, then fused one by one).
+/// then the leftovers as GCC compiled its plain loop `sumf += x[i]*y[i]` (read from the built
+/// libggml-cpu.a): blocks of eight products added one by one in order, then one block of four the same way
+/// when four or more are left, then the last one to three fused one by one.
 static float dot_f32_scalar(const float *x, const float *y, int n) {
     const int np = n & ~31;
     float sum[4][8];
@@ -60,10 +62,12 @@ static float dot_f32_scalar(const float *x, const float *y, int n) {
     for (int l = 0; l < 4; l++) t[l] = v[l] + v[l + 4];
     float s = (t[0] + t[1]) + (t[2] + t[3]);
     int i = np;
-    if (n - i >= 8) {
-        for (; i + 8 <= n; i += 8) {
-            for (int l = 0; l < 8; l++) s = s + x[i + l] * y[i + l];
-        }
+    for (; i + 8 <= n; i += 8) {
+        for (int l = 0; l < 8; l++) s = s + x[i + l] * y[i + l];
+    }
+    if (i + 4 <= n) {
+        for (int l = 0; l < 4; l++) s = s + x[i + l] * y[i + l];
+        i += 4;
     }
     for (; i < n; i++) s = fmaf(x[i], y[i], s);
     return s;
@@ -123,12 +127,16 @@ AGORA_AVX2 static float dot_f32_avx2(const float *x, const float *y, int n) {
     const __m128 t1 = _mm_hadd_ps(t0, t0);
     float s = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
     int i = np;
-    if (n - i >= 8) {
-        for (; i + 8 <= n; i += 8) {
-            float p[8];
-            _mm256_storeu_ps(p, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-            for (int l = 0; l < 8; l++) s = s + p[l];
-        }
+    for (; i + 8 <= n; i += 8) {
+        float p[8];
+        _mm256_storeu_ps(p, _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+        for (int l = 0; l < 8; l++) s = s + p[l];
+    }
+    if (i + 4 <= n) {
+        float p[4];
+        _mm_storeu_ps(p, _mm_mul_ps(_mm_loadu_ps(x + i), _mm_loadu_ps(y + i)));
+        for (int l = 0; l < 4; l++) s = s + p[l];
+        i += 4;
     }
     for (; i < n; i++) s = fmaf(x[i], y[i], s);
     return s;
@@ -242,6 +250,10 @@ AGORA_AVX2 static void weighted_values_avx2(const float *probs, const float *val
         _mm256_storeu_ps(out + d, _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3])));
     }
     for (; d < head_dim; d++) out[d] = reduce_slots(acc, head_dim, d);
+}
+
+AGORA_AVX2 void agora_expf8_minus(const float *x, float max, float *out) {
+    _mm256_storeu_ps(out, expf_avx2(_mm256_sub_ps(_mm256_loadu_ps(x), _mm256_set1_ps(max))));
 }
 
 // MARK: - Entry points

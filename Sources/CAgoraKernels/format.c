@@ -6,7 +6,7 @@
 
 #include "kernels_internal.h"
 
-int agora_kernels_abi_version(void) { return 3; }
+int agora_kernels_abi_version(void) { return 4; }
 
 static size_t round_up64(size_t n) { return (n + 63) & ~(size_t)63; }
 

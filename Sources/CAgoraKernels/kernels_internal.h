@@ -13,6 +13,9 @@ static inline float agora_lanes_reduce(const float a[8]) {
     return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
 }
 
+/// out[l] = ggml_v_expf(x[l] - max) for eight lanes on AVX2 (attention.c); each lane equals agora_expf.
+void agora_expf8_minus(const float *x, float max, float *out);
+
 /// Q5_1 rows expanded to one unsigned byte per weight, [uint8 nb*32][d nb*f16][m nb*f16]: the scratch
 /// rows prefill's tiles read (internal to the kernels; never stored in a model).
 #define AGORA_WEIGHT_Q5_1_BYTES ((agora_weight_type)107)

@@ -117,6 +117,7 @@ void agora_pool_run(agora_pool *pool, agora_task_fn fn, void *ctx) {
 
 typedef struct {
     int is_float;
+    int is_gemm;
     agora_float_format format;
     agora_path path;
     agora_weight_type type;
@@ -139,7 +140,10 @@ static void matmul_task(void *p, int ith, int nth) {
         const int r0 = atomic_fetch_add_explicit(&job->next, job->chunk, memory_order_relaxed);
         if (r0 >= job->rows) break;
         const int r1 = r0 + job->chunk < job->rows ? r0 + job->chunk : job->rows;
-        if (job->is_float) {
+        if (job->is_gemm) {
+            agora_gemm_f32_rows_on(job->path, job->w, job->k, r0, r1, job->act, job->x_stride, job->ncols, job->out,
+                                   job->out_stride);
+        } else if (job->is_float) {
             agora_float_matmul_rows_on(job->path, job->format, job->w, job->k, r0, r1, job->act, job->x_stride,
                                        job->ncols, job->out, job->out_stride);
         } else {
@@ -178,6 +182,24 @@ void agora_pool_matmul_float(agora_pool *pool, agora_path path, agora_float_form
     matmul_job job = {0};
     job.is_float = 1;
     job.format = format;
+    job.path = path;
+    job.w = w;
+    job.rows = rows;
+    job.k = k;
+    job.act = act;
+    job.x_stride = act_stride;
+    job.ncols = ncols;
+    job.out = out;
+    job.out_stride = out_stride;
+    job.chunk = chunk_rows(rows, pool->nthreads, ncols);
+    atomic_init(&job.next, 0);
+    agora_pool_run(pool, matmul_task, &job);
+}
+
+void agora_pool_gemm_f32(agora_pool *pool, agora_path path, const float *w, int rows, int k, const float *act,
+                         size_t act_stride, int ncols, float *out, size_t out_stride) {
+    matmul_job job = {0};
+    job.is_gemm = 1;
     job.path = path;
     job.w = w;
     job.rows = rows;

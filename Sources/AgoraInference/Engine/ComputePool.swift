@@ -56,4 +56,15 @@ final class ComputePool: @unchecked Sendable {
             pool, path.cValue, format, weights, Int32(rows), Int32(k), activations, activationStride, Int32(columns),
             out, outStride)
     }
+
+    /// llama.cpp's F32 x F32 product (llamafile tinyBLAS order): `out[c * outStride + r] = row r · column c`,
+    /// column c of the activations at `activations + c * activationStride` floats.
+    func gemmF32(
+        path: KernelPath, weights: UnsafePointer<Float>, rows: Int, k: Int, activations: UnsafePointer<Float>,
+        activationStride: Int, columns: Int, out: UnsafeMutablePointer<Float>, outStride: Int
+    ) {
+        agora_pool_gemm_f32(
+            pool, path.cValue, weights, Int32(rows), Int32(k), activations, activationStride, Int32(columns), out,
+            outStride)
+    }
 }

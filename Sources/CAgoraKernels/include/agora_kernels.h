@@ -157,6 +157,25 @@ void agora_swiglu_on(agora_path path, const float *gate, const float *up, float 
 void agora_attend_head_on(agora_path path, const float *q, const float *keys, const float *values, size_t stride,
                           int positions, int head_dim, float scale, float *scores, float *acc, float *out);
 
+// MARK: - Encoder (BERT) operations (encoder.c; llama.cpp's float order, see there)
+
+/// llamafile tinyBLAS's F32 dot product (AVX2 build): one eight-lane fused chain, reduced as hsum. k % 8 == 0.
+float agora_dot_lanes_on(agora_path path, const float *x, const float *y, int k);
+/// out[c * out_stride + r] = agora_dot_lanes(row r of w, column c of act) for r in [r0, r1): llama.cpp's product
+/// of an F32 matrix (rows x k, row-major, k % 8 == 0) with two or more F32 columns.
+void agora_gemm_f32_rows_on(agora_path path, const float *w, int k, int r0, int r1, const float *act,
+                            size_t act_stride, int ncols, float *out, size_t out_stride);
+/// ggml_norm(x) * weight + bias over n values (out may not alias x).
+void agora_layer_norm_on(agora_path path, const float *x, int n, float eps, const float *weight, const float *bias,
+                         float *out);
+/// ggml_gelu (its half-precision table) over n values; out may alias x.
+void agora_gelu(const float *x, float *out, int n);
+/// One attention head over a whole sentence of n tokens (token t's query, key and value at q, k, v + t * stride):
+/// every query against every key, softmax, values; token t's head output at out + t * out_stride. `scratch`:
+/// head_dim * n + n floats.
+void agora_encoder_attend_head_on(agora_path path, const float *q, const float *k, const float *v, size_t stride,
+                                  int n, int head_dim, float scale, float *scratch, float *out, size_t out_stride);
+
 // MARK: - Thread pool
 
 typedef struct agora_pool agora_pool;
@@ -176,6 +195,9 @@ void agora_pool_matmul(agora_pool *pool, agora_path path, agora_weight_type type
                        const void *act, int ncols, float *out, size_t out_stride);
 void agora_pool_matmul_float(agora_pool *pool, agora_path path, agora_float_format format, const void *w, int rows,
                              int k, const void *act, size_t act_stride, int ncols, float *out, size_t out_stride);
+/// agora_gemm_f32_rows_on on the pool.
+void agora_pool_gemm_f32(agora_pool *pool, agora_path path, const float *w, int rows, int k, const float *act,
+                         size_t act_stride, int ncols, float *out, size_t out_stride);
 
 #ifdef __cplusplus
 }
