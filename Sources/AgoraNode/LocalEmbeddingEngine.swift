@@ -15,6 +15,7 @@ public final class LocalEmbeddingEngine: CompletionEngine, @unchecked Sendable {
     public var engineVersion: String { "agora-\(AgoraInferenceVersion.engine)/k\(AgoraInferenceVersion.kernels)" }
     public var contextLength: Int { engine.maximumTokens }
     public var vocabularySize: Int { engine.tokenizer.vocabularySize }
+    public var embeddingDimensions: Int? { engine.dimensions }
 
     public init(modelURL: URL, threads: Int, verifiedHash: Hash256? = nil) throws {
         engine = try EmbeddingEngine(modelURL: modelURL, threads: max(1, threads))

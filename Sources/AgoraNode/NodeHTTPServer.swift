@@ -52,6 +52,7 @@ public struct NodeHTTPServer: Sendable {
         router.post("v1/chat/completions") { request, context in await completion(.chat, request, context) }
         router.post("v1/completions") { request, context in await completion(.text, request, context) }
         router.post("v1/responses") { request, context in await completion(.responses, request, context) }
+        router.post("v1/embeddings") { request, context in await completion(.embeddings, request, context) }
         router.get("v1/models") { _, _ in Self.response(service.models()) }
         router.get("health") { _, _ in Self.response(await service.health()) }
         router.get("metrics") { _, _ in Self.response(await service.metricsText()) }

@@ -25,6 +25,8 @@ public enum CompletionEndpoint: Sendable {
     case text
     /// `POST /v1/responses`: a chat job with the Responses API's request and answer shapes.
     case responses
+    /// `POST /v1/embeddings`: an embeddings job for the node's embedding model.
+    case embeddings
 }
 
 /// Everything a node does, behind the HTTP layer: parse and check a request, ask for payment, verify the
@@ -58,6 +60,9 @@ public final class NodeService: Sendable {
 
     public let configuration: Configuration
     public let engine: any CompletionEngine
+    /// The embedding model served at `/v1/embeddings` beside the chat model (`agora node --embeddings`); nil:
+    /// that endpoint refuses every request by name.
+    public let embeddingEngine: (any CompletionEngine)?
     /// The node's secret key: signs receipts and settlements; only its public half is exposed.
     let key: SigningKey
     public var nodeKey: PublicKey { key.publicKey }
@@ -74,10 +79,11 @@ public final class NodeService: Sendable {
     ///   - gate: payment terms and voucher checks; nil serves for free.
     ///   - settlements: where accepted payments wait for the ledger (required when `gate` is set).
     public init(
-        engine: any CompletionEngine, key: SigningKey, configuration: Configuration, gate: PaymentGate?,
-        settlements: SettlementQueue?
+        engine: any CompletionEngine, embeddings: (any CompletionEngine)? = nil, key: SigningKey,
+        configuration: Configuration, gate: PaymentGate?, settlements: SettlementQueue?
     ) {
         self.engine = engine
+        self.embeddingEngine = embeddings
         self.key = key
         self.configuration = configuration
         self.gate = configuration.free ? nil : gate
@@ -110,9 +116,15 @@ public final class NodeService: Sendable {
             hpke: .init(
                 suite: BodyEncryption.suiteName,
                 publicKey: encryptionKey.publicKey.rawRepresentation.base64EncodedString()))
-        let list = CompletionResponses.ModelList(data: [
-            CompletionResponses.ModelEntry(id: engine.modelName, agora: info)
-        ])
+        var entries = [CompletionResponses.ModelEntry(id: engine.modelName, agora: info)]
+        if let embeddings = embeddingEngine {
+            var embeddingInfo = info
+            embeddingInfo.modelHash = embeddings.modelHash
+            embeddingInfo.contextLength = embeddings.contextLength
+            embeddingInfo.pricePerOutputToken = .zero
+            entries.append(CompletionResponses.ModelEntry(id: embeddings.modelName, agora: embeddingInfo))
+        }
+        let list = CompletionResponses.ModelList(data: entries)
         return .body(status: 200, headers: ["Content-Type": "application/json"], body: CompletionResponses.json(list))
     }
 
@@ -209,15 +221,18 @@ public final class NodeService: Sendable {
             }
             // The job id fixes the seed of a request that names none: the paid one's, or fresh terms' own.
             let jobID = payload?.payload.voucher.jobID ?? gate?.issueJobID(now: now) ?? Hash256.random()
-            let (job, stream, promptTokens) = try checkedRequest(endpoint, body: body, jobID: jobID)
+            let engine = try self.engine(for: endpoint)
+            let (job, stream, promptTokens) = try checkedRequest(endpoint, body: body, jobID: jobID, engine: engine)
             let voucher = try await pay(
                 payload, refusal: refusal, endpoint: endpoint, body: body, job: job, jobID: jobID,
-                promptTokens: promptTokens, resource: resource, now: now)
-            let memory = reservation(job, promptTokens: promptTokens)
+                promptTokens: promptTokens, resource: resource, now: now, engine: engine)
+            let memory = reservation(job, promptTokens: promptTokens, engine: engine)
             try await admit(voucher, memory: memory)
             let context = JobContext(
-                endpoint: endpoint, jobID: jobID, job: job, voucher: voucher, promptTokens: promptTokens,
-                memory: memory, created: Int(now), responseID: Self.responseIDPrefix(endpoint) + jobID.short
+                endpoint: endpoint, engine: engine, jobID: jobID, job: job, voucher: voucher,
+                promptTokens: promptTokens, memory: memory, created: Int(now),
+                responseID: Self.responseIDPrefix(endpoint) + jobID.short,
+                embeddingEncoding: Self.embeddingEncoding(body) ?? .float
             )
             return stream ? streamed(context) : await buffered(context)
         } catch {
@@ -230,7 +245,26 @@ public final class NodeService: Sendable {
         case .chat: "chatcmpl-"
         case .text: "cmpl-"
         case .responses: "resp_"
+        case .embeddings: "emb-"
         }
+    }
+
+    /// The engine an endpoint is served by: the embedding model for `/v1/embeddings`, the chat model otherwise.
+    private func engine(for endpoint: CompletionEndpoint) throws(NodeError) -> any CompletionEngine {
+        guard endpoint == .embeddings else { return engine }
+        guard let embeddingEngine else {
+            throw .invalidRequest(
+                RequestError(
+                    "this node serves no embedding model (start it with agora node --embeddings)", param: "model",
+                    code: "model_not_found"))
+        }
+        return embeddingEngine
+    }
+
+    /// `encoding_format` of an embeddings body (already checked by the parse).
+    static func embeddingEncoding(_ body: Data) -> EmbeddingsAPI.Encoding? {
+        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else { return nil }
+        return (object["encoding_format"] as? String) == "base64" ? .base64 : .float
     }
 
     /// Counts a refusal by kind and renders it.
@@ -257,16 +291,17 @@ public final class NodeService: Sendable {
     }
 
     /// Stage 2: the request, normalized, and its prompt length checked against the context.
-    private func checkedRequest(_ endpoint: CompletionEndpoint, body: Data, jobID: Hash256) throws(NodeError) -> (
-        JobRequest, stream: Bool, promptTokens: Int
-    ) {
+    private func checkedRequest(
+        _ endpoint: CompletionEndpoint, body: Data, jobID: Hash256, engine: any CompletionEngine
+    ) throws(NodeError) -> (JobRequest, stream: Bool, promptTokens: Int) {
         let job: JobRequest
         let stream: Bool
         do { (job, stream) = try parse(endpoint, body: body, jobID: jobID) } catch { throw .invalidRequest(error) }
         do { try engine.check(job) } catch { throw .invalidRequest(error) }
         let promptTokens: Int
         do { promptTokens = try engine.promptTokenCount(job) } catch { throw .invalidPrompt("\(error)") }
-        guard promptTokens + job.maxTokens <= engine.contextLength else {
+        // An embeddings job's inputs are each checked against the context by the engine.
+        guard job.isEmbeddings || promptTokens + job.maxTokens <= engine.contextLength else {
             throw .contextLengthExceeded(
                 promptTokens: promptTokens, maxTokens: job.maxTokens, contextLength: engine.contextLength)
         }
@@ -277,7 +312,7 @@ public final class NodeService: Sendable {
                     param: "logit_bias.\(entry.token)"))
         }
         // A job larger than the whole memory budget could never run: refused before anyone pays for it.
-        let memory = reservation(job, promptTokens: promptTokens)
+        let memory = reservation(job, promptTokens: promptTokens, engine: engine)
         guard admission.fitsAtAll(memory) else {
             throw .exceedsMemoryBudget(bytes: memory, budget: admission.memoryBudget)
         }
@@ -285,7 +320,7 @@ public final class NodeService: Sendable {
     }
 
     /// Bytes of KV cache a job holds while it runs: one cache per choice.
-    private func reservation(_ job: JobRequest, promptTokens: Int) -> Int {
+    private func reservation(_ job: JobRequest, promptTokens: Int, engine: any CompletionEngine) -> Int {
         engine.memoryReservation(promptTokens: promptTokens, maxTokens: job.maxTokens) * job.n
     }
 
@@ -293,12 +328,14 @@ public final class NodeService: Sendable {
     /// reserved (nil when free).
     private func pay(
         _ payload: X402.PaymentPayload?, refusal: PaymentError?, endpoint: CompletionEndpoint, body: Data,
-        job: JobRequest, jobID: Hash256, promptTokens: Int, resource: String, now: UInt64
+        job: JobRequest, jobID: Hash256, promptTokens: Int, resource: String, now: UInt64, engine: any CompletionEngine
     ) async throws(NodeError) -> Voucher? {
         guard let gate else { return nil }
         guard let payload else {
             throw .paymentRequired(
-                terms(gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, refusal: refusal),
+                terms(
+                    gate, jobID: jobID, job: job, promptTokens: promptTokens, resource: resource, refusal: refusal,
+                    modelHash: engine.modelHash),
                 reason: refusal)
         }
         do throws(PaymentError) {
@@ -316,7 +353,7 @@ public final class NodeService: Sendable {
             throw .paymentRequired(
                 terms(
                     gate, jobID: freshID, job: freshJob, promptTokens: promptTokens, resource: resource,
-                    refusal: error),
+                    refusal: error, modelHash: engine.modelHash),
                 reason: error)
         }
     }
@@ -331,6 +368,8 @@ public final class NodeService: Sendable {
 
     struct JobContext: Sendable {
         var endpoint: CompletionEndpoint
+        /// The model that runs the job (the embedding model for `/v1/embeddings`).
+        var engine: any CompletionEngine
         var jobID: Hash256
         var job: JobRequest
         var voucher: Voucher?
@@ -339,6 +378,8 @@ public final class NodeService: Sendable {
         var memory: Int
         var created: Int
         var responseID: String
+        /// How an embeddings answer writes its vectors.
+        var embeddingEncoding: EmbeddingsAPI.Encoding = .float
     }
 
     private func parse(_ endpoint: CompletionEndpoint, body: Data, jobID: Hash256) throws(RequestError) -> (
@@ -347,6 +388,17 @@ public final class NodeService: Sendable {
         let decoder = JSONDecoder()
         let seed = JobRequest.seed(forJob: jobID)
         // Never a parameter silently ignored: anything the node does not honour is refused by name first.
+        if endpoint == .embeddings {
+            let request = try EmbeddingsAPI.request(body, dimensions: embeddingEngine?.embeddingDimensions ?? 0)
+            if let model = request.model, !model.isEmpty, let embeddings = embeddingEngine,
+                model != embeddings.modelName, model != embeddings.modelHash.hex
+            {
+                throw RequestError(
+                    "model '\(model)' is not served here (this node embeds with '\(embeddings.modelName)')",
+                    param: "model", code: "model_not_found")
+            }
+            return (request.job, false)
+        }
         if endpoint == .responses {
             // The Responses body is rewritten as the chat request it means: the same job.
             let (chat, stream) = try ResponsesAPI.chatBody(body)
@@ -387,10 +439,10 @@ public final class NodeService: Sendable {
 
     private func terms(
         _ gate: PaymentGate, jobID: Hash256, job: JobRequest, promptTokens: Int, resource: String,
-        refusal: PaymentError?
+        refusal: PaymentError?, modelHash: Hash256
     ) -> X402.PaymentRequired {
         gate.paymentRequired(
-            jobID: jobID, request: job, modelHash: engine.modelHash, promptTokens: promptTokens, resource: resource,
+            jobID: jobID, request: job, modelHash: modelHash, promptTokens: promptTokens, resource: resource,
             refusal: refusal)
     }
 
@@ -398,6 +450,7 @@ public final class NodeService: Sendable {
 
     /// Signs the receipt and, for a paid job, queues its settlement (durably, before the answer is sent).
     private func finish(_ context: JobContext, outcome: CompletionOutcome) throws -> (JobReceipt, String?) {
+        let engine = context.engine
         metrics.completions.increment()
         metrics.promptTokens.increment(by: Int64(outcome.promptTokens))
         metrics.completionTokens.increment(by: Int64(outcome.completionTokens))
@@ -436,7 +489,7 @@ public final class NodeService: Sendable {
     }
 
     private func buffered(_ context: JobContext) async -> NodeReply {
-        let engine = self.engine
+        let engine = context.engine
         let started = Date()
         // A cancelled request task (its connection closed) stops the engine at the next token.
         let stop = StopFlag()
@@ -477,6 +530,10 @@ public final class NodeService: Sendable {
                     ResponsesAPI.response(
                         outcome, job: context.job, jobID: context.jobID, created: context.created,
                         model: engine.modelName, receipt: receipt, format: engine.toolFormat))
+            case .embeddings:
+                body = CompletionResponses.json(
+                    EmbeddingsAPI.answer(
+                        outcome, encoding: context.embeddingEncoding, model: engine.modelName, receipt: receipt))
             case .text:
                 let choices = outcome.choices.enumerated().map { index, choice in
                     CompletionResponses.TextChoice(

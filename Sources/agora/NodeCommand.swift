@@ -21,6 +21,11 @@ struct NodeCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "GGUF model file (default: the bundled default model, fetched on first use).") var model: String?
+    @Option(
+        help: ArgumentHelp(
+            "Also serve POST /v1/embeddings with this BERT GGUF ('default': all-MiniLM-L6-v2, converted into the model cache on first use).",
+            valueName: "path|default"))
+    var embeddings: String?
     @Option(help: "Node key file (created if missing).") var key: String = "node.key"
     @OptionGroup var location: LedgerLocation
     @Option(help: "Directory for the node's own state (pending settlements).") var state: String = "agora-data/node"
@@ -73,6 +78,11 @@ struct NodeCommand: AsyncParsableCommand {
         let engine = try LocalCompletionEngine(
             modelURL: modelURL, threads: threads, maxSequences: concurrency, chatTemplate: chatTemplate,
             verifiedHash: verifiedHash)
+        let embeddingEngine: LocalEmbeddingEngine? = try embeddings.map { path in
+            let url = try EngineCommandSupport.embeddingModelURL(path)
+            printError("loading \(url.lastPathComponent) for /v1/embeddings…")
+            return try LocalEmbeddingEngine(modelURL: url, threads: threads)
+        }
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
 
         let modelEngine: any CompletionEngine =
@@ -107,7 +117,9 @@ struct NodeCommand: AsyncParsableCommand {
         // Restoring pending settlements and the finished-job index reads SQLite: off the cooperative pool.
         let service = try await offCooperativePool { [gate, settlements] in
             NodeService(
-                engine: modelEngine, key: nodeKey, configuration: configuration, gate: gate, settlements: settlements)
+                engine: modelEngine, embeddings: embeddingEngine, key: nodeKey, configuration: configuration,
+                gate: gate,
+                settlements: settlements)
         }
         var services: [any Service] = []
         if let chainLedger {

@@ -22,6 +22,11 @@ struct RefereeCommand: AsyncParsableCommand {
     @Flag(help: "Recompute verdicts and print them; submit nothing (needs no key).") var dryRun = false
     @Option(help: "GGUF model file this referee can re-run (repeatable; default: the default model).")
     var model: [String] = []
+    @Option(
+        help: ArgumentHelp(
+            "Embedding GGUF this referee can re-run as well (repeatable; 'default': all-MiniLM-L6-v2).",
+            valueName: "path|default"))
+    var embeddings: [String] = []
     @Option(help: "Engine threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Judge the challenges open now, then exit (instead of following the chain).") var once = false
 
@@ -35,6 +40,11 @@ struct RefereeCommand: AsyncParsableCommand {
         let files: [String?] = model.isEmpty ? [nil] : model
         var engines: [any CompletionEngine] = []
         for file in files { engines.append(try EngineCommandSupport.completionEngine(file, threads: threads)) }
+        for file in embeddings {
+            engines.append(
+                try LocalEmbeddingEngine(
+                    modelURL: try EngineCommandSupport.embeddingModelURL(file), threads: threads))
+        }
         let referee = Referee(key: signer, engines: engines)
         for engine in engines {
             printError(

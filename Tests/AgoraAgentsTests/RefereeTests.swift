@@ -1,5 +1,6 @@
 import AgoraAgents
 import AgoraCore
+import AgoraInference
 import AgoraLedger
 import AgoraNode
 import AgoraWire
@@ -17,9 +18,13 @@ import Testing
         let challenger = SigningKey(deterministicLabel: "referee-challenger")
         let referee = SigningKey(deterministicLabel: "referee-key")
         let sequencer = SigningKey(deterministicLabel: "referee-sequencer")
-        let request = JobRequest(
+        var request = JobRequest(
             input: .chat([OpenAIMessage(role: "user", content: "What is the capital of France?")]), maxTokens: 8,
             temperature: 0, topP: 1, topK: 0, seed: 5, stop: [])
+        /// The model the settled jobs name (the default model unless a test says otherwise).
+        var modelHash = MarketTests.engine.modelHash
+        /// The output hash the node signs (a wrong one unless a test says otherwise).
+        var outputHash = Hash256.of(Array("not what the model says".utf8))
 
         init() throws {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -55,7 +60,7 @@ import Testing
 
         /// Settles a job of `request` whose receipt names `engineVersion` and a wrong output.
         func settledJob(engineVersion: String, nonce: UInt64) throws -> Hash256 {
-            let model = MarketTests.engine.modelHash
+            let model = modelHash
             let jobID = Hash256.random()
             let input = request.inputHash(modelHash: model)
             let voucher = Voucher(
@@ -64,7 +69,7 @@ import Testing
             ).signed(by: payer)
             let receipt = JobReceipt(
                 chainID: ledger.chainID, jobID: jobID, node: node.publicKey, payer: payer.publicKey, modelHash: model,
-                inputHash: input, outputHash: Hash256.of(Array("not what the model says".utf8)), inputTokens: 10,
+                inputHash: input, outputHash: outputHash, inputTokens: 10,
                 outputTokens: 8, amount: Amount(microUnits: 500), seed: 5, engineVersion: engineVersion,
                 timestamp: 1_700_000_000_000
             ).signed(by: node)
@@ -129,6 +134,31 @@ import Testing
         #expect(try fixture.ledger.node(fixture.node.publicKey) == nil)  // never registered: only the stake
         #expect(try fixture.ledger.account(fixture.node.publicKey).stake < Amount(microUnits: 200_000_000))
         #expect(try await fixture.access.allOpenChallenges().isEmpty)
+        #expect(try fixture.ledger.moneyHeld() == (try fixture.ledger.totals()).supply.microUnits)
+    }
+
+    /// An embeddings job is judged like any other: the referee re-embeds the revealed inputs with the embedding
+    /// model the job names; a wrong vector is the node's fault, the right ones make the challenge frivolous.
+    @Test func embeddingsJobsAreJudgedByReEmbedding() async throws {
+        let url = ModelStore().directory.appendingPathComponent("all-MiniLM-L6-v2.gguf")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            try Test.cancel("all-MiniLM-L6-v2.gguf is not in the model cache (bash .ci/run makes it)")
+        }
+        let engine = try LocalEmbeddingEngine(modelURL: url, threads: 2)
+        var fixture = try Fixture()
+        fixture.request = .embeddings([.text("The capital of France is Paris."), .tokens([7592, 2088])])
+        fixture.modelHash = engine.modelHash
+        let referee = Referee(key: fixture.referee, engines: [MarketTests.engine, engine])
+        let wrong = try await fixture.challengedJob(engineVersion: engine.engineVersion, nonce: 1)
+        let verdict = try await referee.resolve(jobID: wrong, on: fixture.access)
+        #expect(verdict.nodeAtFault)
+        #expect(verdict.recomputedOutputHash == (try engine.complete(fixture.request).outputHash))
+
+        fixture.outputHash = try engine.complete(fixture.request).outputHash
+        let honest = try fixture.settledJob(engineVersion: engine.engineVersion, nonce: 2)
+        #expect(try await fixture.challenge(honest, revealing: fixture.request).rejection == nil)
+        let cleared = try await referee.resolve(jobID: honest, on: fixture.access)
+        #expect(!cleared.nodeAtFault)
         #expect(try fixture.ledger.moneyHeld() == (try fixture.ledger.totals()).supply.microUnits)
     }
 

@@ -22,6 +22,18 @@ enum SharedEngine {
     }()
 }
 
+/// The embedding model (all-MiniLM-L6-v2, converted into the model cache by `bash .ci/run`), loaded once; nil
+/// when the file is missing (the tests that need it then report a skip).
+enum SharedEmbeddingEngine {
+    static let engine: LocalEmbeddingEngine? = {
+        let url = ModelStore().directory.appendingPathComponent("all-MiniLM-L6-v2.gguf")
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        do { return try LocalEmbeddingEngine(modelURL: url, threads: 2) } catch {
+            fatalError("the embedding model could not be loaded: \(error)")
+        }
+    }()
+}
+
 /// The tests' HTTP client. Not `URLSession.shared`: its 60 s request timeout and six connections per host
 /// fail a test whose server is merely slow while the suite's compute-bound tests hold both cores.
 enum TestHTTP {
@@ -85,13 +97,17 @@ final class NodeHarness: @unchecked Sendable {
     }
 
     /// Starts (or restarts) the node; the settlement queue persists across restarts.
-    func start(free: Bool = false, configuration: NodeService.Configuration = .init()) async throws {
+    func start(
+        free: Bool = false, configuration: NodeService.Configuration = .init(),
+        embeddings: (any CompletionEngine)? = nil
+    ) async throws {
         var configuration = configuration
         configuration.free = free
         let gate = PaymentGate(node: nodeKey, prices: Self.prices, ledger: EmbeddedLedger(ledger))
         let queue = try SettlementQueue(path: directory.appendingPathComponent("settlements.sqlite").path)
         service = NodeService(
-            engine: SharedEngine.engine, key: nodeKey, configuration: configuration, gate: gate, settlements: queue)
+            engine: SharedEngine.engine, embeddings: embeddings, key: nodeKey, configuration: configuration, gate: gate,
+            settlements: queue)
         let running = try await RunningNodeServer.start(NodeHTTPServer(service: service, host: "127.0.0.1", port: 0))
         server = running
         port = running.port

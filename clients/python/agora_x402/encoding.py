@@ -251,3 +251,13 @@ def cost(price_in: int, price_out: int, input_tokens: int, output_tokens: int) -
     """§3.5: the price of a job in µ, or None when it overflows u64."""
     total = price_in * input_tokens + price_out * output_tokens
     return total if total <= U64_MAX else None
+
+
+def embeddings_hash(vectors: list[bytes]) -> bytes:
+    """§8.3: the output hash of an embeddings answer, from each vector's little-endian float32 bytes (what
+    `encoding_format: "base64"` carries; pack floats with struct.pack("<Nf", ...)):
+    tagged("agora-embeddings-v1", u32 count ‖ for each: u32 dimensions ‖ the bytes)."""
+    out = u32(len(vectors))
+    for vector in vectors:
+        out += u32(len(vector) // 4) + vector
+    return tagged("agora-embeddings-v1", out)
