@@ -289,6 +289,7 @@ enum CompletionResponses {
     struct SupportedParametersInfo: Encodable {
         var chat = SupportedParameters.chat.sorted()
         var completions = SupportedParameters.completions.sorted()
+        var embeddings = SupportedParameters.embeddings.sorted()
         var message = SupportedParameters.message.sorted()
         /// Accepted only at these values.
         var neutral = SupportedParameters.neutral

@@ -6,12 +6,6 @@ import Foundation
 /// `POST /v1/embeddings`: OpenAI's request and answer shapes around an embeddings job
 /// (`JobRequest.Input.embeddings`), with Agora's signed receipt added as `agora_receipt`.
 enum EmbeddingsAPI {
-    /// The request fields a node honours: `input` (a string, an array of strings, an array of token ids or an
-    /// array of such arrays), `model`, `encoding_format` (`float` or `base64`: the same bytes, another
-    /// spelling), `dimensions` (accepted only at the model's own width: this model's vectors cannot be
-    /// shortened without changing them) and `user` (an end-user id, never stored or logged).
-    static let parameters: Set<String> = ["input", "model", "encoding_format", "dimensions", "user"]
-
     /// How the vectors are written in the answer.
     enum Encoding: Sendable {
         /// JSON numbers (each the shortest decimal that reads back as the same float).
@@ -61,7 +55,8 @@ enum EmbeddingsAPI {
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
             throw RequestError("the body is not a JSON object")
         }
-        for key in object.keys.sorted() where !(object[key] is NSNull) && !parameters.contains(key) {
+        for key in object.keys.sorted() where !(object[key] is NSNull) && !SupportedParameters.embeddings.contains(key)
+        {
             throw RequestError(
                 "parameter '\(key)' is not supported by this node", param: key, code: "unsupported_parameter")
         }

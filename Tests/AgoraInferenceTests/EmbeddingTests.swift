@@ -49,6 +49,8 @@ struct EmbeddingTests {
         let fixture = try TestModel.fixture("embeddings_minilm.json", as: Fixture.self)
         #expect(fixture.cases.count >= 50)
         let engine = try Self.engine()
+        // The converted file is the one llama.cpp's vectors were recorded on.
+        #expect(try FileSHA256.digest(of: Self.modelURL).hex == fixture.model_sha256)
         let inputs = try fixture.cases.enumerated().map { try engine.tokens(for: $1.text, index: $0) }
         let vectors = engine.embed(inputs)
         for (i, test) in fixture.cases.enumerated() {

@@ -4,6 +4,8 @@ import AgoraWire
 import Foundation
 import Testing
 
+@testable import AgoraNode
+
 /// The payment protocol's test vectors (`docs/vectors/payment.json`, described in `docs/protocol.md`):
 /// keys and addresses, canonical requests and their input hashes, seeds derived from job ids, vouchers and
 /// receipts with their signed bytes and signatures, output hashes and prices — everything a client in another
@@ -84,6 +86,19 @@ import Testing
         }
     }
 
+    /// An embeddings answer's vectors (each its little-endian float32 bytes, hex) and their output hash.
+    struct EmbeddingOutputVector: Codable, Equatable {
+        var name: String
+        var vectors: [String]
+        var outputHash: String
+
+        init(name: String, vectors: [[Float]]) {
+            self.name = name
+            self.vectors = vectors.map { Hex.encode(Array(EmbeddingsAPI.bytes($0))) }
+            outputHash = ReceiptVerifier.embeddingsHash(vectors).hex
+        }
+    }
+
     struct PriceVector: Codable, Equatable {
         var perInputToken: UInt64
         var perOutputToken: UInt64
@@ -114,6 +129,7 @@ import Testing
         var receipts: [SignedVector]
         var outputs: [OutputVector]
         var choiceOutputs: [ChoiceOutputVector]
+        var embeddingOutputs: [EmbeddingOutputVector]?
         var prices: [PriceVector]
         var sealed: [SealedVector]
     }
@@ -165,6 +181,8 @@ import Testing
             let request: JobRequest
             if endpoint == "/v1/chat/completions" {
                 request = try limits.job(from: ChatCompletionRequest.decode(data), chosenSeed: seed)
+            } else if endpoint == "/v1/embeddings" {
+                request = try EmbeddingsAPI.request(data, dimensions: 384).job
             } else {
                 request = try limits.job(
                     from: JSONDecoder().decode(TextCompletionRequest.self, from: data), chosenSeed: seed)
@@ -210,6 +228,12 @@ import Testing
             body:
                 #"{"messages":[{"role":"user","content":"Weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\": \"Paris\"}"}}]},{"role":"tool","tool_call_id":"call_1","content":"21 C"}],"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]},"strict":true}},{"type":"function","function":{"name":"noop"}}],"tool_choice":{"type":"function","function":{"name":"noop"}},"parallel_tool_calls":false,"max_tokens":16}"#,
             job: 8)
+        try add(
+            "embeddings, one text", endpoint: "/v1/embeddings",
+            body: #"{"model":"all-MiniLM-L6-v2","input":"The capital of France is Paris."}"#, job: 9)
+        try add(
+            "embeddings, texts and token ids, base64", endpoint: "/v1/embeddings",
+            body: #"{"input":["ünïcode ✓",[7592,2088]],"encoding_format":"base64","dimensions":384}"#, job: 10)
 
         let first = requests[0]
         let voucher = Voucher(
@@ -242,6 +266,11 @@ import Testing
                 name: "logprobs asked for, no token listed, and a second choice",
                 choices: [.init(text: "", logprobs: []), .init(text: " Paris", logprobs: [entry])]),
         ]
+        let embeddingOutputs = [
+            EmbeddingOutputVector(name: "one vector", vectors: [[0.5, -0.25, 0, -0.0, 1e-8, .leastNonzeroMagnitude]]),
+            EmbeddingOutputVector(name: "two vectors of different widths", vectors: [[1, 2, 3], [-1]]),
+            EmbeddingOutputVector(name: "no vector", vectors: []),
+        ]
         let prices = [(5, 20, 16, 8), (1, 2, 0, 0), (0, 3, 100, 512)].map { input, output, tokensIn, tokensOut in
             PriceVector(
                 perInputToken: UInt64(input), perOutputToken: UInt64(output), inputTokens: tokensIn,
@@ -261,7 +290,7 @@ import Testing
                 SignedVector(
                     name: "receipt for that voucher", json: try json(receipt),
                     signingBytes: Hex.encode(receipt.signingBytes), signature: Hex.encode(receipt.signature.bytes))
-            ], outputs: outputs, choiceOutputs: choiceOutputs, prices: prices,
+            ], outputs: outputs, choiceOutputs: choiceOutputs, embeddingOutputs: embeddingOutputs, prices: prices,
             sealed: try recorded?.sealed ?? [sealedVector(node: node)])
     }
 
@@ -283,6 +312,7 @@ import Testing
         #expect(recorded.receipts == vectors.receipts)
         #expect(recorded.outputs == vectors.outputs)
         #expect(recorded.choiceOutputs == vectors.choiceOutputs)
+        #expect(recorded.embeddingOutputs == vectors.embeddingOutputs)
         #expect(recorded.prices == vectors.prices)
         #expect(recorded == vectors)
     }

@@ -120,6 +120,20 @@ def canonical_request(body: Mapping[str, Any], chat: bool, seed: int, default_ma
     return out + request_options(body, chat)
 
 
+def canonical_embeddings_request(body: Mapping[str, Any]) -> bytes:
+    """§4.3 kind 4: a `/v1/embeddings` request as the node hashes it (every generation field neutral)."""
+    value = body["input"]
+    if isinstance(value, str) or (isinstance(value, list) and value and all(isinstance(v, int) for v in value)):
+        value = [value]
+    out = b"\x04" + u32(len(value))
+    for item in value:
+        if isinstance(item, str):
+            out += b"\x01" + string(item)
+        else:
+            out += b"\x02" + u32(len(item)) + b"".join(u32(token) for token in item)
+    return out + u32(0) + f32(0.0) + f32(1.0) + u32(0) + u64(0) + u32(0)
+
+
 def _nonzero_f32(value: Any, neutral: float) -> bytes | None:
     """A float option's bit pattern, or None at its neutral value (-0 counts as 0)."""
     if value is None:

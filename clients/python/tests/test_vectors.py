@@ -6,6 +6,7 @@ import os
 import unittest
 
 from agora_x402 import Wallet, address, address_key, canonical_request, input_hash, output_hash, output_hash_choices, verify_receipt
+from agora_x402.encoding import canonical_embeddings_request, embeddings_hash
 from agora_x402.encoding import cost, derived_seed, receipt_signing_bytes, voucher_signing_bytes
 from agora_x402.receipts import ReceiptRejected
 from agora_x402.sealed import node_hpke_key, open_request, open_response, seal_request, seal_response
@@ -39,7 +40,10 @@ class VectorTests(unittest.TestCase):
             self.assertEqual(derived_seed(job_id), request["derivedSeed"], request["name"])
             body = json.loads(request["body"])
             seed = body.get("seed", request["derivedSeed"])
-            canonical = canonical_request(body, request["endpoint"] == "/v1/chat/completions", seed, 128)
+            if request["endpoint"] == "/v1/embeddings":
+                canonical = canonical_embeddings_request(body)
+            else:
+                canonical = canonical_request(body, request["endpoint"] == "/v1/chat/completions", seed, 128)
             self.assertEqual(canonical.hex(), request["canonicalRequest"], request["name"])
             self.assertEqual(
                 input_hash(bytes.fromhex(request["modelHash"]), canonical).hex(), request["inputHash"], request["name"])
@@ -66,6 +70,9 @@ class VectorTests(unittest.TestCase):
         for output in self.vectors["choiceOutputs"]:
             choices = [(choice["text"], choice.get("logprobs")) for choice in output["choices"]]
             self.assertEqual(output_hash_choices(choices).hex(), output["outputHash"], output["name"])
+        for output in self.vectors["embeddingOutputs"]:
+            vectors = [bytes.fromhex(vector) for vector in output["vectors"]]
+            self.assertEqual(embeddings_hash(vectors).hex(), output["outputHash"], output["name"])
         for price in self.vectors["prices"]:
             self.assertEqual(
                 cost(price["perInputToken"], price["perOutputToken"], price["inputTokens"], price["outputTokens"]),
