@@ -101,6 +101,10 @@ public final class CachingLedger: LedgerReader, TransactionSubmitter, @unchecked
     public func totals() async throws(LedgerAccessError) -> LedgerTotals { try await base.totals() }
     public func node(_ key: PublicKey) async throws(LedgerAccessError) -> NodeRecord? { try await base.node(key) }
     public func model(_ hash: Hash256) async throws(LedgerAccessError) -> ModelRecord? { try await base.model(hash) }
+    public func offer(_ id: Hash256) async throws(LedgerAccessError) -> OfferRecord? {
+        try await base.offer(id)
+    }
+
     public func dataset(_ hash: Hash256) async throws(LedgerAccessError) -> DatasetRecord? {
         try await base.dataset(hash)
     }
@@ -116,6 +120,10 @@ public final class CachingLedger: LedgerReader, TransactionSubmitter, @unchecked
     public func models(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<ModelEntry> {
         try await base.models(after: cursor, limit: limit)
     }
+    public func offers(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<OfferEntry> {
+        try await base.offers(after: cursor, limit: limit)
+    }
+
     public func datasets(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<
         DatasetEntry
     > {

@@ -64,6 +64,10 @@ public final class RemoteLedger: LedgerReader, TransactionSubmitter, @unchecked 
         try await optional("models/\(hash.hex)")
     }
 
+    public func offer(_ id: Hash256) async throws(LedgerAccessError) -> OfferRecord? {
+        try await optional("offers/\(id.hex)")
+    }
+
     public func dataset(_ hash: Hash256) async throws(LedgerAccessError) -> DatasetRecord? {
         try await optional("datasets/\(hash.hex)")
     }
@@ -87,6 +91,10 @@ public final class RemoteLedger: LedgerReader, TransactionSubmitter, @unchecked 
 
     public func models(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<ModelEntry> {
         try await get("models", query: Self.pageQuery(cursor, limit))
+    }
+
+    public func offers(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<OfferEntry> {
+        try await get("offers", query: Self.pageQuery(cursor, limit))
     }
 
     public func datasets(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<
@@ -140,6 +148,19 @@ public final class RemoteLedger: LedgerReader, TransactionSubmitter, @unchecked 
     }
 
     // MARK: HTTP
+
+    /// The ledger server's market search (`GET /v1/ledger/search`): the same ranking as
+    /// `MarketSearch.search` on the server's state.
+    public func search(_ query: String, filters: MarketSearch.Filters) async throws(LedgerAccessError)
+        -> [MarketSearch.Match]
+    {
+        var items = [URLQueryItem(name: "q", value: query)]
+        for (name, value) in MarketSearch.parameters(filters).sorted(by: { $0.key < $1.key }) {
+            items.append(URLQueryItem(name: name, value: value))
+        }
+        let body: LedgerRPC.SearchBody = try await get("search", query: items)
+        return body.results
+    }
 
     private static func pageQuery(_ cursor: String?, _ limit: Int) -> [URLQueryItem] {
         var items = [URLQueryItem(name: "limit", value: String(limit))]

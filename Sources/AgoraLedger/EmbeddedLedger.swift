@@ -56,6 +56,9 @@ public struct EmbeddedLedger: LedgerReader, TransactionSubmitter {
     public func model(_ hash: Hash256) async throws(LedgerAccessError) -> ModelRecord? {
         return try await run { () throws(LedgerError) in try ledger.model(hash) }
     }
+    public func offer(_ id: Hash256) async throws(LedgerAccessError) -> OfferRecord? {
+        return try await run { () throws(LedgerError) in try ledger.offer(id) }
+    }
     public func dataset(_ hash: Hash256) async throws(LedgerAccessError) -> DatasetRecord? {
         return try await run { () throws(LedgerError) in try ledger.dataset(hash) }
     }
@@ -76,6 +79,10 @@ public struct EmbeddedLedger: LedgerReader, TransactionSubmitter {
     public func models(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<ModelEntry> {
         let start = try Self.check(cursor, .model, limit)
         return try await run { () throws(LedgerError) in try ledger.modelPage(after: start, limit: limit) }
+    }
+    public func offers(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<OfferEntry> {
+        let start = try Self.check(cursor, .offer, limit)
+        return try await run { () throws(LedgerError) in try ledger.offerPage(after: start, limit: limit) }
     }
     public func datasets(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<
         DatasetEntry

@@ -18,6 +18,7 @@ public protocol LedgerReader: Sendable {
     func node(_ key: PublicKey) async throws(LedgerAccessError) -> NodeRecord?
     func model(_ hash: Hash256) async throws(LedgerAccessError) -> ModelRecord?
     func dataset(_ hash: Hash256) async throws(LedgerAccessError) -> DatasetRecord?
+    func offer(_ id: Hash256) async throws(LedgerAccessError) -> OfferRecord?
     func job(_ id: Hash256) async throws(LedgerAccessError) -> JobRecord?
     func challenge(_ jobID: Hash256) async throws(LedgerAccessError) -> ChallengeRecord?
     func transaction(_ id: Hash256) async throws(LedgerAccessError) -> TransactionLocation?
@@ -25,6 +26,7 @@ public protocol LedgerReader: Sendable {
     func nodes(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<NodeEntry>
     func models(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<ModelEntry>
     func datasets(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<DatasetEntry>
+    func offers(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<OfferEntry>
     /// Challenges still waiting for the referee, with their jobs.
     func openChallenges(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<
         ChallengeEntry
@@ -201,6 +203,13 @@ extension LedgerReader {
     public func allModels() async throws(LedgerAccessError) -> [ModelEntry] {
         try await Self.walk { cursor async throws(LedgerAccessError) in
             try await models(after: cursor, limit: LedgerLimits.maxPageSize)
+        }
+    }
+
+    /// Every offer (live and retired), walking all pages.
+    public func allOffers() async throws(LedgerAccessError) -> [OfferEntry] {
+        try await Self.walk { cursor async throws(LedgerAccessError) in
+            try await offers(after: cursor, limit: LedgerLimits.maxPageSize)
         }
     }
 

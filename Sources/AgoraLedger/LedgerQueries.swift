@@ -82,6 +82,22 @@ extension Ledger {
         return LedgerPage(items: items, nextCursor: next)
     }
 
+    public func offer(_ id: Hash256) throws(LedgerError) -> OfferRecord? {
+        try record(.offer(id), as: OfferRecord.self)
+    }
+
+    public func offerPage(after: [UInt8]?, limit: Int) throws(LedgerError) -> LedgerPage<OfferEntry> {
+        let (entries, next) = try page(.offer, after: after, limit: limit)
+        var items: [OfferEntry] = []
+        for entry in entries {
+            do {
+                guard case .offer(let id) = try StateKey(bytes: entry.key) else { continue }
+                items.append(OfferEntry(id: id, record: try OfferRecord(canonicalBytes: entry.value)))
+            } catch { throw .corruptState("offer record: \(error)") }
+        }
+        return LedgerPage(items: items, nextCursor: next)
+    }
+
     public func datasetPage(after: [UInt8]?, limit: Int) throws(LedgerError) -> LedgerPage<DatasetEntry> {
         let (entries, next) = try page(.dataset, after: after, limit: limit)
         var items: [DatasetEntry] = []

@@ -1,7 +1,7 @@
 import AgoraCore
 
 /// Counts the money held in state records, for the conservation invariant:
-/// Σ (balance + deposit + stake + unbonding) + Σ open challenge bonds + burnt = supply.
+/// Σ (balance + deposit + stake + unbonding) + Σ open challenge bonds + Σ offer bonds + burnt = supply.
 public enum MoneyAudit {
     /// Micro-units held by one record (0 for records that hold no money).
     public static func held(key: [UInt8], value: [UInt8]?) throws(LedgerError) -> UInt64 {
@@ -13,6 +13,7 @@ public enum MoneyAudit {
                 let challenge = try ChallengeRecord(canonicalBytes: value)
                 return challenge.isOpen ? challenge.bond.microUnits : 0
             case .totals: return try LedgerTotals(canonicalBytes: value).burnt.microUnits
+            case .offer: return try OfferRecord(canonicalBytes: value).bond.microUnits
             case .unbonding, .node, .model, .dataset, .job: return 0
             }
         } catch {

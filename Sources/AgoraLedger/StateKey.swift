@@ -14,9 +14,10 @@ public enum StateKey: Hashable, Sendable {
     case dataset(Hash256)
     case job(Hash256)
     case challenge(Hash256)
+    case offer(Hash256)
 
     public enum Prefix: UInt8, Sendable, CaseIterable {
-        case totals = 0, account = 1, unbonding = 2, node = 3, model = 4, dataset = 5, job = 6, challenge = 7
+        case totals = 0, account = 1, unbonding = 2, node = 3, model = 4, dataset = 5, job = 6, challenge = 7, offer = 8
     }
 
     public var bytes: [UInt8] {
@@ -46,6 +47,9 @@ public enum StateKey: Hashable, Sendable {
         case .challenge(let id):
             writer.write(Prefix.challenge.rawValue)
             writer.write(id)
+        case .offer(let id):
+            writer.write(Prefix.offer.rawValue)
+            writer.write(id)
         }
         return writer.bytes
     }
@@ -74,6 +78,7 @@ public enum StateKey: Hashable, Sendable {
         case .dataset: self = .dataset(try reader.read())
         case .job: self = .job(try reader.read())
         case .challenge: self = .challenge(try reader.read())
+        case .offer: self = .offer(try reader.read())
         }
         try reader.expectEnd()
     }

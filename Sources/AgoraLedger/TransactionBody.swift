@@ -24,6 +24,14 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
     case fileChallenge(jobID: Hash256, claimedOutputHash: Hash256, evidence: Hash256, revealedRequest: [UInt8])
     /// The referee's verdict after re-executing the job.
     case resolveChallenge(jobID: Hash256, nodeAtFault: Bool)
+    /// Announces a service offer and locks its quality bond (balance → the offer). The offer's id is
+    /// `OfferRegistration.id(seller:name:)`.
+    case registerOffer(OfferRegistration, bond: Amount)
+    /// The seller changes its live offer (same name) and may add to its bond (balance → the offer).
+    case updateOffer(offer: Hash256, OfferRegistration, addedBond: Amount)
+    /// The seller retires its offer: it takes no more work, and its bond starts unbonding to the seller
+    /// (still slashable until released, like unstaked stake).
+    case retireOffer(offer: Hash256)
 
     public var kind: String {
         switch self {
@@ -39,6 +47,9 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
         case .settleJob: return "settle-job"
         case .fileChallenge: return "file-challenge"
         case .resolveChallenge: return "resolve-challenge"
+        case .registerOffer: return "register-offer"
+        case .updateOffer: return "update-offer"
+        case .retireOffer: return "retire-offer"
         }
     }
 
@@ -88,6 +99,18 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
             writer.write(UInt8(12))
             writer.write(jobID)
             writer.write(nodeAtFault)
+        case .registerOffer(let registration, let bond):
+            writer.write(UInt8(13))
+            writer.write(registration)
+            writer.write(bond)
+        case .updateOffer(let offer, let registration, let addedBond):
+            writer.write(UInt8(14))
+            writer.write(offer)
+            writer.write(registration)
+            writer.write(addedBond)
+        case .retireOffer(let offer):
+            writer.write(UInt8(15))
+            writer.write(offer)
         }
     }
 
@@ -110,6 +133,9 @@ public enum TransactionBody: Hashable, Sendable, CanonicalCodable {
                 jobID: try reader.read(), claimedOutputHash: try reader.read(), evidence: try reader.read(),
                 revealedRequest: try reader.readBytes(limit: RevealedRequest.maxBytes))
         case 12: self = .resolveChallenge(jobID: try reader.read(), nodeAtFault: try reader.readBool())
+        case 13: self = .registerOffer(try reader.read(), bond: try reader.read())
+        case 14: self = .updateOffer(offer: try reader.read(), try reader.read(), addedBond: try reader.read())
+        case 15: self = .retireOffer(offer: try reader.read())
         case let tag: throw .invalidTag(type: "TransactionBody", tag: tag)
         }
     }

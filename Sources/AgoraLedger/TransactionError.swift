@@ -29,6 +29,12 @@ public enum TransactionError: Error, Equatable, Sendable, Codable, CustomStringC
     case datasetAlreadyRegistered(Hash256)
     case datasetNotFound(Hash256)
     case insufficientShares(needed: UInt16, held: UInt16)
+    case offerAlreadyRegistered(Hash256)
+    case offerNotFound(Hash256)
+    /// The offer is retired: it can no longer be changed, hired or depended on.
+    case offerRetired(Hash256)
+    /// Only the offer's seller may change or retire it.
+    case notOfferSeller(Hash256)
     case voucherSignatureInvalid
     case receiptSignatureInvalid
     case voucherReceiptMismatch(String)
@@ -72,6 +78,11 @@ public enum TransactionError: Error, Equatable, Sendable, Codable, CustomStringC
         case .datasetAlreadyRegistered(let hash): return "dataset \(hash.short)… is already registered"
         case .datasetNotFound(let hash): return "dataset \(hash.short)… is not registered"
         case .insufficientShares(let needed, let held): return "insufficient shares: need \(needed) bps, hold \(held)"
+        case .offerAlreadyRegistered(let id):
+            return "offer \(id.short)… is already registered (update it, or choose another name)"
+        case .offerNotFound(let id): return "offer \(id.short)… is not registered"
+        case .offerRetired(let id): return "offer \(id.short)… is retired"
+        case .notOfferSeller(let id): return "only the seller of offer \(id.short)… may change or retire it"
         case .voucherSignatureInvalid: return "voucher signature is not the payer's"
         case .receiptSignatureInvalid: return "receipt signature is not the node's"
         case .voucherReceiptMismatch(let field): return "voucher and receipt disagree on \(field)"

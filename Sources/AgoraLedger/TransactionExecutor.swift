@@ -159,11 +159,77 @@ public struct TransactionExecutor: Sendable {
             try state.setRecord(.account(tx.sender), sender)
             try resolveChallenge(jobID: jobID, nodeAtFault: nodeAtFault, state)
             return
+
+        case .registerOffer(let registration, let bond):
+            try requirePositive(bond)
+            try registration.validate()
+            let id = OfferRegistration.id(seller: tx.sender, name: registration.name)
+            guard try state.value(.offer(id)) == nil else { throw .offerAlreadyRegistered(id) }
+            try checkOfferDependencies(registration, of: id, state)
+            sender.balance = try sub(sender.balance, bond, .balance)
+            try state.setRecord(
+                .offer(id),
+                OfferRecord(seller: tx.sender, registration: registration, bond: bond, registeredHeight: context.height)
+            )
+
+        case .updateOffer(let id, let registration, let addedBond):
+            var record = try liveOffer(id, soldBy: tx.sender, state)
+            guard registration.name == record.registration.name else {
+                throw .invalidRegistration("an offer's name makes its id: register a new offer to rename it")
+            }
+            try registration.validate()
+            try checkOfferDependencies(registration, of: id, state)
+            if !addedBond.isZero {
+                sender.balance = try sub(sender.balance, addedBond, .balance)
+                record.bond = try add(record.bond, addedBond)
+            }
+            record.registration = registration
+            try state.setRecord(.offer(id), record)
+
+        case .retireOffer(let id):
+            var record = try liveOffer(id, soldBy: tx.sender, state)
+            if !record.bond.isZero {
+                sender.unbonding = try add(sender.unbonding, record.bond)
+                try addUnbonding(
+                    owner: tx.sender, kind: .stake, amount: record.bond,
+                    at: context.height &+ parameters.unbondingDelayBlocks, state)
+            }
+            record.bond = .zero
+            record.retiredHeight = context.height
+            try state.setRecord(.offer(id), record)
         }
         try state.setRecord(.account(tx.sender), sender)
     }
 
     // MARK: Registry
+
+    /// The live offer `id`, which `seller` must be selling.
+    private func liveOffer(_ id: Hash256, soldBy seller: PublicKey, _ state: WorkingState) throws(TransactionError)
+        -> OfferRecord
+    {
+        guard let record = try state.record(.offer(id), as: OfferRecord.self) else { throw .offerNotFound(id) }
+        guard record.seller == seller else { throw .notOfferSeller(id) }
+        guard record.isLive else { throw .offerRetired(id) }
+        return record
+    }
+
+    /// An offer's models must be registered and the offers it hires (and its evaluator) live and not itself.
+    private func checkOfferDependencies(
+        _ registration: OfferRegistration, of id: Hash256, _ state: WorkingState
+    ) throws(TransactionError) {
+        for model in registration.models where try state.value(.model(model)) == nil {
+            throw .modelNotFound(model)
+        }
+        var needed = registration.offers
+        if case .evaluator(let evaluator) = registration.verification { needed.append(evaluator) }
+        for offer in needed {
+            guard offer != id else { throw .invalidRegistration("an offer cannot depend on or judge itself") }
+            guard let record = try state.record(.offer(offer), as: OfferRecord.self) else {
+                throw .offerNotFound(offer)
+            }
+            guard record.isLive else { throw .offerRetired(offer) }
+        }
+    }
 
     private func registerNode(
         _ sender: PublicKey, _ registration: NodeRegistration, _ context: BlockContext, _ state: WorkingState

@@ -138,6 +138,9 @@ public struct LedgerRPCServer: Sendable {
         record("v1/ledger/models", "model") { text async throws(LedgerAccessError) in
             try await reader.model(try Self.hash(text, "model hash"))
         }
+        record("v1/ledger/offers", "offer") { text async throws(LedgerAccessError) in
+            try await reader.offer(try Self.hash(text, "offer id"))
+        }
         record("v1/ledger/datasets", "dataset") { text async throws(LedgerAccessError) in
             try await reader.dataset(try Self.hash(text, "dataset hash"))
         }
@@ -156,11 +159,27 @@ public struct LedgerRPCServer: Sendable {
         page("v1/ledger/models") { after, limit async throws(LedgerAccessError) in
             try await reader.models(after: after, limit: limit)
         }
+        page("v1/ledger/offers") { after, limit async throws(LedgerAccessError) in
+            try await reader.offers(after: after, limit: limit)
+        }
         page("v1/ledger/datasets") { after, limit async throws(LedgerAccessError) in
             try await reader.datasets(after: after, limit: limit)
         }
         page("v1/ledger/challenges") { after, limit async throws(LedgerAccessError) in
             try await reader.openChallenges(after: after, limit: limit)
+        }
+        router.get("v1/ledger/search") { request, _ in
+            try await Self.route(
+                request, allowed: ["q", "kind", "maxPrice", "minBond", "minJobs", "maxChallengesLost", "limit"]
+            ) { query async throws(LedgerAccessError) in
+                let filters: MarketSearch.Filters
+                switch MarketSearch.filters(query.values) {
+                case .success(let parsed): filters = parsed
+                case .failure(let error): throw .badQuery(error)
+                }
+                let results = try await MarketSearch.search(query.values["q"] ?? "", filters: filters, on: reader)
+                return Self.json(200, LedgerRPC.SearchBody(results: results))
+            }
         }
         router.get("v1/ledger/blocks") { request, _ in
             try await Self.route(request, allowed: ["from", "count"]) { query async throws(LedgerAccessError) in

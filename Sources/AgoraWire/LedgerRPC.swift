@@ -100,6 +100,12 @@ public enum LedgerRPC {
         }
     }
 
+    /// `GET /v1/ledger/search`: the ranked matches (`MarketSearch`).
+    public struct SearchBody: Codable, Sendable {
+        public var results: [MarketSearch.Match]
+        public init(results: [MarketSearch.Match]) { self.results = results }
+    }
+
     public struct BlocksBody: Codable, Sendable {
         public var blocks: [BlockBody]
         public init(blocks: [BlockBody]) { self.blocks = blocks }

@@ -8,7 +8,8 @@ struct AgoraCommand: AsyncParsableCommand {
         abstract: "Agora: an open market for AI work, settled on a verifiable ledger.",
         subcommands: [
             DemoCommand.self, KeygenCommand.self, LedgerCommand.self, NodeCommand.self, ChatCommand.self,
-            VerifyReceiptCommand.self, NodesCommand.self, ModelsCommand.self, ModelCommand.self, BenchCommand.self,
+            VerifyReceiptCommand.self, NodesCommand.self, SearchCommand.self, ModelsCommand.self, ModelCommand.self,
+            BenchCommand.self,
             TokenizeCommand.self, RunCommand.self, AgentCommand.self, RefereeCommand.self,
         ]
     )

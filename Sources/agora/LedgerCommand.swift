@@ -10,7 +10,8 @@ struct LedgerCommand: AsyncParsableCommand {
             StakeCommand.self, UnstakeCommand.self, RegisterNodeCommand.self, RegisterModelCommand.self,
             RegisterDatasetCommand.self, TransferSharesCommand.self, ChallengeCommand.self, ResolveCommand.self,
             TickCommand.self, LedgerShowCommand.self, LedgerVerifyCommand.self, LedgerBenchCommand.self,
-            LedgerServeCommand.self, LedgerStressCommand.self,
+            LedgerServeCommand.self, LedgerStressCommand.self, RegisterOfferCommand.self, UpdateOfferCommand.self,
+            RetireOfferCommand.self,
         ]
     )
 }

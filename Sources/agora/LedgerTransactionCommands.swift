@@ -1,3 +1,4 @@
+import AgoraAgents
 import AgoraCore
 import AgoraLedger
 import AgoraWire
@@ -253,5 +254,60 @@ struct TickCommand: AsyncParsableCommand {
         let ledger = try Ledger.open(at: try location.directory(for: "ledger tick"))
         for _ in 0..<max(blocks, 0) { _ = try ledger.produceBlock([], allowEmpty: true) }
         print("head is block \(ledger.head.header.height)")
+    }
+}
+
+struct RegisterOfferCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "register-offer",
+        abstract: "Announce a service offer from a spec file and lock its quality bond; prints the offer id.")
+    @OptionGroup var options: TransactionOptions
+    @Option(help: "The offer's spec (JSON; see OfferSpec).") var spec: String
+    @Option(help: "Quality bond locked for the offer (slashable; unbonds after retirement).") var bond: String
+
+    func run() async throws {
+        let registration = try OfferSpecFile.load(spec)
+        let signer = try KeyFileStore.load(URL(fileURLWithPath: options.key))
+        print(OfferRegistration.id(seller: signer.publicKey, name: registration.name).hex)
+        try await options.submit(.registerOffer(registration, bond: try parseAmount(bond)))
+    }
+}
+
+struct UpdateOfferCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "update-offer", abstract: "Change your live offer (same name) and optionally add to its bond.")
+    @OptionGroup var options: TransactionOptions
+    @Option(help: "The offer's new spec (JSON; the name must stay).") var spec: String
+    @Option(help: "Amount added to the offer's bond.") var addBond: String = "0u"
+
+    func run() async throws {
+        let registration = try OfferSpecFile.load(spec)
+        let signer = try KeyFileStore.load(URL(fileURLWithPath: options.key))
+        let id = OfferRegistration.id(seller: signer.publicKey, name: registration.name)
+        try await options.submit(.updateOffer(offer: id, registration, addedBond: try parseAmount(addBond)))
+    }
+}
+
+struct RetireOfferCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retire-offer", abstract: "Retire your offer; its bond unbonds after the unbonding delay.")
+    @OptionGroup var options: TransactionOptions
+    @Option(help: "Offer id (hex).") var offer: String
+
+    func run() async throws {
+        try await options.submit(.retireOffer(offer: try parseHash(offer, what: "--offer")))
+    }
+}
+
+/// Reads an offer spec file, refusing it with the field at fault.
+enum OfferSpecFile {
+    static func load(_ path: String) throws -> OfferRegistration {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ValidationError("cannot read \(path): \(error.localizedDescription)")
+        }
+        do { return try OfferSpec.registration(data, parseAmount: parseAmount) } catch {
+            throw ValidationError("\(path): \(error.description)")
+        }
     }
 }

@@ -22,7 +22,7 @@ import Testing
     /// the SQLite replay test below signs everything. Vouchers and receipts are signed (the executor checks them).
     static func operation(_ bits: UInt64, nonces: inout [Int: UInt64], settled: [Hash256]) -> Transaction? {
         let chain = Self.chain
-        let kind = Int(bits % 10)
+        let kind = Int(bits % 13)
         let sender = Int((bits >> 8) % 5)
         let other = Int((bits >> 16) % 5)
         let amount = Amount(microUnits: (bits >> 24) % 400_000)
@@ -48,6 +48,20 @@ import Testing
             body = .fileChallenge(
                 jobID: job, claimedOutputHash: Hash256.of([UInt8(bits & 0xff)]), evidence: .zero,
                 revealedRequest: revealed)
+        case 10:
+            // Few names, so duplicates happen; sometimes an unregistered model or a dependency on another offer.
+            let name = "offer-\((bits >> 40) % 3)"
+            body = .registerOffer(offer(name, bits: bits, seller: other), bond: amount)
+        case 11:
+            let name = "offer-\((bits >> 40) % 3)"
+            // Usually the sender's own offer; sometimes another seller's (refused: not the seller).
+            let seller = bits & 0x400 == 0 ? key.publicKey : chain.accounts[other].publicKey
+            body = .updateOffer(
+                offer: OfferRegistration.id(seller: seller, name: name), offer(name, bits: bits, seller: other),
+                addedBond: Amount(microUnits: amount.microUnits % 1_000))
+        case 12:
+            let seller = bits & 0x400 == 0 ? key.publicKey : chain.accounts[other].publicKey
+            body = .retireOffer(offer: OfferRegistration.id(seller: seller, name: "offer-\((bits >> 40) % 3)"))
         case 8:
             guard let job = settled.last else { return nil }
             let nonce = nonces[-1, default: 0] + 1
@@ -70,6 +84,18 @@ import Testing
         let nonce = wrongNonce ? next + (bits >> 52) % 3 &- 1 : next
         if !wrongNonce { nonces[sender] = next }
         return Transaction(chainID: TestChain.chainID, sender: key.publicKey, nonce: nonce, body: body)
+    }
+
+    /// An offer named `name`; its bits pick an unregistered model, a dependency on `seller`'s first offer, or an
+    /// empty name (each refused unless that offer is live).
+    static func offer(_ name: String, bits: UInt64, seller: Int) -> OfferRegistration {
+        let dependency = OfferRegistration.id(seller: chain.accounts[seller].publicKey, name: "offer-0")
+        return OfferRegistration(
+            name: bits & 0x3000 == 0x3000 ? "" : name, description: "a property offer", tags: ["test"],
+            inputSchema: #"{"type":"object"}"#, outputSchema: #"{"type":"string"}"#,
+            pricing: bits & 1 == 0 ? .perCall(Amount(microUnits: 10)) : .perToken(Amount(microUnits: 1)),
+            models: [bits & 0x800 == 0 ? model : Hash256.of([9])], offers: bits & 0x1000 == 0 ? [] : [dependency],
+            verification: .reexecute(pipeline: .zero), endpoint: "http://127.0.0.1:9000")
     }
 
     /// Applies the genesis state to an empty in-memory backend.

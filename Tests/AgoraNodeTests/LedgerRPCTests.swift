@@ -176,6 +176,42 @@ import Testing
     }
 
     /// `ChainDownload` replays a chain fetched over the RPC and agrees with the local verification.
+    /// Offers and the market search over the RPC: the server ranks exactly as a local search on the same state,
+    /// offers read back by id and by page, and bad search parameters are refused by name.
+    @Test func offersAndSearchThroughTheRPC() async throws {
+        let harness = try NodeHarness()
+        let server = try await RunningNodeServer.start(
+            LedgerRPCServer(ledger: harness.ledger, port: 0, blockInterval: .milliseconds(20)))
+        defer { Task { await server.stop() } }
+        let remote = try await RemoteLedger.connect(to: server.baseURL, timeout: 600)
+        let seller = harness.nodeKey
+        let registration = OfferRegistration(
+            name: "translate-and-check", description: "Translates, translates back, scores the agreement.",
+            tags: ["translation"], inputSchema: #"{"type":"object"}"#, outputSchema: #"{"type":"object"}"#,
+            pricing: .perCall(Amount(microUnits: 50)), models: [], offers: [],
+            verification: .reexecute(pipeline: .zero), endpoint: "http://127.0.0.1:9000")
+        let results = try await remote.submit(
+            [
+                Transaction.signed(
+                    by: seller, chainID: remote.chainID, nonce: 1,
+                    body: .registerOffer(registration, bond: Amount(microUnits: 1_000)))
+            ], wait: true)
+        #expect(results[0].rejection == nil, "\(results)")
+        let id = OfferRegistration.id(seller: seller.publicKey, name: registration.name)
+        #expect(try await remote.offer(id) == (try harness.ledger.offer(id)))
+        #expect(try await remote.allOffers().map(\.id) == [id])
+        var filters = MarketSearch.Filters()
+        filters.kinds = [.agent]
+        let overRPC = try await remote.search("translation check", filters: filters)
+        let local = try await MarketSearch.search(
+            "translation check", filters: filters, on: EmbeddedLedger(harness.ledger))
+        #expect(overRPC == local && overRPC.map(\.item.id) == [id.hex])
+        let (_, status) = try await Self.get(server.baseURL, "v1/ledger/search?q=x&kind=robot")
+        #expect(status == 400)
+        let (_, unknown) = try await Self.get(server.baseURL, "v1/ledger/search?q=x&sort=price")
+        #expect(unknown == 400)
+    }
+
     @Test func aDownloadedChainVerifies() async throws {
         let harness = try NodeHarness()
         let server = try await RunningNodeServer.start(
@@ -302,6 +338,10 @@ final class CountingLedger: LedgerReader, TransactionSubmitter, @unchecked Senda
     func node(_ key: PublicKey) async throws(LedgerAccessError) -> NodeRecord? { try await base.node(key) }
     func model(_ hash: Hash256) async throws(LedgerAccessError) -> ModelRecord? { try await base.model(hash) }
     func dataset(_ hash: Hash256) async throws(LedgerAccessError) -> DatasetRecord? { try await base.dataset(hash) }
+    func offer(_ id: Hash256) async throws(LedgerAccessError) -> OfferRecord? { try await base.offer(id) }
+    func offers(after cursor: String?, limit: Int) async throws(LedgerAccessError) -> LedgerPage<OfferEntry> {
+        try await base.offers(after: cursor, limit: limit)
+    }
     func challenge(_ jobID: Hash256) async throws(LedgerAccessError) -> ChallengeRecord? {
         try await base.challenge(jobID)
     }
