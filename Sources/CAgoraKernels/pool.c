@@ -177,10 +177,13 @@ void agora_pool_matmul(agora_pool *pool, agora_path path, agora_weight_type type
     agora_pool_run(pool, matmul_task, &job);
 }
 
-void agora_pool_matmul_float(agora_pool *pool, agora_path path, agora_float_format format, const void *w, int rows,
-                             int k, const void *act, size_t act_stride, int ncols, float *out, size_t out_stride) {
+/// A float job (F16/BF16/F32 rows in vec_dot order, or F32 rows in tinyBLAS order with `gemm`) on the pool.
+static void run_float_job(agora_pool *pool, int gemm, agora_path path, agora_float_format format, const void *w,
+                          int rows, int k, const void *act, size_t act_stride, int ncols, float *out,
+                          size_t out_stride) {
     matmul_job job = {0};
     job.is_float = 1;
+    job.is_gemm = gemm;
     job.format = format;
     job.path = path;
     job.w = w;
@@ -196,20 +199,12 @@ void agora_pool_matmul_float(agora_pool *pool, agora_path path, agora_float_form
     agora_pool_run(pool, matmul_task, &job);
 }
 
+void agora_pool_matmul_float(agora_pool *pool, agora_path path, agora_float_format format, const void *w, int rows,
+                             int k, const void *act, size_t act_stride, int ncols, float *out, size_t out_stride) {
+    run_float_job(pool, 0, path, format, w, rows, k, act, act_stride, ncols, out, out_stride);
+}
+
 void agora_pool_gemm_f32(agora_pool *pool, agora_path path, const float *w, int rows, int k, const float *act,
                          size_t act_stride, int ncols, float *out, size_t out_stride) {
-    matmul_job job = {0};
-    job.is_gemm = 1;
-    job.path = path;
-    job.w = w;
-    job.rows = rows;
-    job.k = k;
-    job.act = act;
-    job.x_stride = act_stride;
-    job.ncols = ncols;
-    job.out = out;
-    job.out_stride = out_stride;
-    job.chunk = chunk_rows(rows, pool->nthreads, ncols);
-    atomic_init(&job.next, 0);
-    agora_pool_run(pool, matmul_task, &job);
+    run_float_job(pool, 1, path, AGORA_FLOAT_F32, w, rows, k, act, act_stride, ncols, out, out_stride);
 }
