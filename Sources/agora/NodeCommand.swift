@@ -148,8 +148,9 @@ struct NodeCommand: AsyncParsableCommand {
         let app = NodeHTTPServer(service: service, host: host, port: port).application(services: services) { bound in
             let endpoint = publicURL ?? "http://\(host):\(bound)"
             printError(
-                "node \(nodeKey.address) serving \(engine.modelName) (\(engine.modelHash.short)…) on \(endpoint)"
-                    + (free ? " for free" : ""))
+                "node \(nodeKey.address) serving \(engine.modelName) (\(engine.modelHash.short)…)"
+                    + (embeddingEngine.map { " and \($0.modelName) (\($0.modelHash.short)…) for /v1/embeddings" } ?? "")
+                    + " on \(endpoint)" + (free ? " for free" : ""))
             if let registration {
                 do {
                     try await registration.apply(endpoint: endpoint)
