@@ -232,7 +232,7 @@ public final class NodeService: Sendable {
                 endpoint: endpoint, engine: engine, jobID: jobID, job: job, voucher: voucher,
                 promptTokens: promptTokens, memory: memory, created: Int(now),
                 responseID: Self.responseIDPrefix(endpoint) + jobID.short,
-                embeddingEncoding: Self.embeddingEncoding(body) ?? .float
+                embeddingEncoding: endpoint == .embeddings ? Self.embeddingEncoding(body) : .float
             )
             return stream ? streamed(context) : await buffered(context)
         } catch {
@@ -261,10 +261,10 @@ public final class NodeService: Sendable {
         return embeddingEngine
     }
 
-    /// `encoding_format` of an embeddings body (already checked by the parse).
-    static func embeddingEncoding(_ body: Data) -> EmbeddingsAPI.Encoding? {
-        guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else { return nil }
-        return (object["encoding_format"] as? String) == "base64" ? .base64 : .float
+    /// `encoding_format` of an embeddings body (already checked by the parse; only embeddings requests read it).
+    static func embeddingEncoding(_ body: Data) -> EmbeddingsAPI.Encoding {
+        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any]
+        return (object?["encoding_format"] as? String) == "base64" ? .base64 : .float
     }
 
     /// Counts a refusal by kind and renders it.
